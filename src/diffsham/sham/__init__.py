@@ -1,0 +1,1 @@
+"""The physics of subhalo abundance matching: ingredient models and the exact solver."""

@@ -1,0 +1,55 @@
+"""The SMF implied by a stellar-to-halo mass relation with scatter.
+
+phi_b = sum_i dn_i w_ib / width_b, with w_ib the triweight probability that halo
+cell i puts its galaxy in stellar-mass bin b. This is the scatter-convolved SMF of
+DESIGN.md, written as a sum over halo-mass cells so that a model SHMF and a catalog
+histogram are treated identically.
+"""
+from jax import jit
+from jax import numpy as jnp
+
+from .kernels import triweight_bin_weight, triweight_pdf
+
+__all__ = ("implied_smf", "implied_smf_jacobian_mu")
+
+
+@jit
+def implied_smf(mu, sigma, dn, sm_edges):
+    """SMF in stellar-mass bins implied by <log M*>(Mpeak) and its scatter.
+
+    Parameters
+    ----------
+    mu : ndarray of shape (n_cells, )
+        Mean log10 M* [Msun/h^2] of the halos in each log Mpeak cell.
+    sigma : ndarray of shape (n_cells, )
+        Scatter [dex] in each cell.
+    dn : ndarray of shape (n_cells, )
+        Number density of halos in each cell [h^3 Mpc^-3].
+    sm_edges : ndarray of shape (n_bins + 1, )
+        Stellar-mass bin edges.
+
+    Returns
+    -------
+    phi : ndarray of shape (n_bins, ) [h^3 Mpc^-3 dex^-1]
+    """
+    w = triweight_bin_weight(sm_edges[None, :-1], sm_edges[None, 1:], mu[:, None], sigma[:, None])
+    return (dn @ w) / (sm_edges[1:] - sm_edges[:-1])
+
+
+@jit
+def implied_smf_jacobian_mu(mu, sigma, dn, sm_edges):
+    """d phi_b / d mu_i in closed form (the kernel is the derivative of its CDF).
+
+    Parameters
+    ----------
+    mu, sigma, dn : ndarray of shape (n_cells, )
+    sm_edges : ndarray of shape (n_bins + 1, )
+
+    Returns
+    -------
+    jac : ndarray of shape (n_bins, n_cells)
+    """
+    lo = (sm_edges[None, :-1] - mu[:, None]) / sigma[:, None]
+    hi = (sm_edges[None, 1:] - mu[:, None]) / sigma[:, None]
+    dw = (triweight_pdf(lo) - triweight_pdf(hi)) / sigma[:, None]
+    return (dn[:, None] * dw).T / (sm_edges[1:] - sm_edges[:-1])[:, None]
