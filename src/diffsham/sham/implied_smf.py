@@ -10,7 +10,7 @@ from jax import numpy as jnp
 
 from .kernels import triweight_bin_weight, triweight_pdf
 
-__all__ = ("implied_smf", "implied_smf_jacobian_mu")
+__all__ = ("implied_smf", "implied_smf_jacobian_mu", "implied_smf_jacobian_sigma")
 
 
 @jit
@@ -52,4 +52,23 @@ def implied_smf_jacobian_mu(mu, sigma, dn, sm_edges):
     lo = (sm_edges[None, :-1] - mu[:, None]) / sigma[:, None]
     hi = (sm_edges[None, 1:] - mu[:, None]) / sigma[:, None]
     dw = (triweight_pdf(lo) - triweight_pdf(hi)) / sigma[:, None]
+    return (dn[:, None] * dw).T / (sm_edges[1:] - sm_edges[:-1])[:, None]
+
+
+@jit
+def implied_smf_jacobian_sigma(mu, sigma, dn, sm_edges):
+    """d phi_b / d sigma_i in closed form.
+
+    Parameters
+    ----------
+    mu, sigma, dn : ndarray of shape (n_cells, )
+    sm_edges : ndarray of shape (n_bins + 1, )
+
+    Returns
+    -------
+    jac : ndarray of shape (n_bins, n_cells)
+    """
+    lo = (sm_edges[None, :-1] - mu[:, None]) / sigma[:, None]
+    hi = (sm_edges[None, 1:] - mu[:, None]) / sigma[:, None]
+    dw = (lo * triweight_pdf(lo) - hi * triweight_pdf(hi)) / sigma[:, None]
     return (dn[:, None] * dw).T / (sm_edges[1:] - sm_edges[:-1])[:, None]

@@ -54,15 +54,21 @@ class SolverConfig(NamedTuple):
     smooth : float
         Weight of the second-difference penalty on the spline coefficients.
     n_iter : int
-        Levenberg-Marquardt iterations (fixed, so the solve can be vmapped).
+        Levenberg-Marquardt iterations in all (fixed, so the solve can be vmapped).
+    sigma_start : float
+        Scatter [dex] at which the continuation starts.
+    ramp : float
+        Fraction of the iterations over which the scatter reaches its target.
     """
 
-    knots: SplineKnots = SplineKnots(10.0, 0.25, 26)
+    knots: SplineKnots = SplineKnots(10.0, 0.2, 33)
     fit_lo: float = 8.2
     fit_hi: float = 11.8
     fit_step: float = 0.02
-    smooth: float = 1e-3
-    n_iter: int = 160
+    smooth: float = 1e-4
+    n_iter: int = 200
+    sigma_start: float = 0.05
+    ramp: float = 0.5
 
     def fit_edges(self):
         n = int(round((self.fit_hi - self.fit_lo) / self.fit_step))
@@ -83,7 +89,8 @@ class ShamSolution(NamedTuple):
         <log M*> [Msun/h^2] at the cells: zero-scatter abundance matching plus a
         smooth spline correction.
     log_resid : ndarray of shape (n_fit_bins, )
-        log10(phi_implied / phi_target) in the fitted bins.
+        log10(phi_implied / phi_target) in the fitted bins (raw: also where a catalog
+        has too few halos for the fit to look).
     """
 
     logmh: jnp.ndarray
@@ -120,7 +127,6 @@ def zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid):
 
 
 _MU_FLOOR = 4.0
-_SIGMA_START = 0.05
 
 
 @partial(jax.jit, static_argnums=(0, 3))
@@ -148,11 +154,17 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     basis = design_matrix(halo_grid.logmh, knots)
     mu0 = zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid)
     penalty = config.smooth * _second_differences(n_coeffs(knots))
-    log_target = jnp.log10(smf_in_bins(log_phi_fn, edges, *smf_params))
+    target = smf_in_bins(log_phi_fn, edges, *smf_params)
+    # A halo population resolves abundances down to about one object per volume: a
+    # catalog has no halos in the highest cells, so bins its galaxies cannot reach would
+    # dominate the fit. Below 1% of the smallest cell's abundance per bin, the fit does
+    # not look (for the model SHMF this floor is ~1e-12 and changes nothing).
+    floor = 0.01 * jnp.min(jnp.where(halo_grid.dn > 0, halo_grid.dn, jnp.inf)) / config.fit_step
+    log_target = jnp.log10(target + floor)
 
     def resid(c, sigma, log_target, mu0):
         phi = implied_smf(mu0 + basis @ c, sigma, halo_grid.dn, edges)
-        return jnp.log10(jnp.maximum(phi, 1e-300)) - log_target
+        return jnp.log10(phi + floor) - log_target
 
     def loss(c, sigma, log_target, mu0):
         r = resid(c, sigma, log_target, mu0)
@@ -163,22 +175,24 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     mu0_fixed = lax.stop_gradient(mu0)
     c0 = jnp.zeros(n_coeffs(knots))
 
-    # Continuation in the scatter: zero-scatter matching is nearly exact for a narrow
-    # kernel; widen it to the target over the first half of the iterations, so every
-    # step starts close to its solution (from zero-scatter matching at the full scatter
-    # the fit starts ~1 dex off in the tail and converges poorly).
-    sig_start = jnp.minimum(sig0, _SIGMA_START)
-    n_ramp = config.n_iter // 2
+    # Continuation in the scatter: zero-scatter matching is close to the solution for
+    # a narrow kernel. The kernel widens linearly to the target over the first
+    # ``ramp`` fraction of the iterations, one LM step each, so every step starts near
+    # its solution (from zero-scatter matching at the full scatter the fit starts ~1 dex
+    # off in the tail and stalls; converging at a narrow kernel instead chases the
+    # discreteness of the halo cells).
+    sig_start = jnp.minimum(sig0, config.sigma_start)
+    n_ramp = max(1, int(config.ramp * config.n_iter))
 
     def lm_step(it, state):
         c, lam = state
         frac = jnp.minimum(1.0, (it + 1.0) / n_ramp)
         sig = sig_start + frac * (sig0 - sig_start)
         mu = mu0_fixed + basis @ c
-        phi = implied_smf(mu, sig, halo_grid.dn, edges)
-        r = jnp.log10(jnp.maximum(phi, 1e-300)) - tgt0
+        phi = implied_smf(mu, sig, halo_grid.dn, edges) + floor
+        r = jnp.log10(phi) - tgt0
         jac = (implied_smf_jacobian_mu(mu, sig, halo_grid.dn, edges) @ basis) / (
-            jnp.log(10.0) * jnp.maximum(phi, 1e-300)[:, None]
+            jnp.log(10.0) * phi[:, None]
         )
         a = jac.T @ jac + penalty
         g = jac.T @ r + penalty @ c
@@ -199,7 +213,9 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     jac = jax.jacfwd(resid)(c_star, sig0, tgt0, mu0_fixed)
     step = jnp.linalg.solve(jac.T @ jac + penalty, grad_c)
     coeffs = c_star - (step - lax.stop_gradient(step))
-    return ShamSolution(halo_grid.logmh, mu0 + basis @ coeffs, resid(coeffs, sigma, log_target, mu0))
+    mean_log_sm = mu0 + basis @ coeffs
+    phi = implied_smf(mean_log_sm, sigma, halo_grid.dn, edges)
+    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / target))
 
 
 def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):

@@ -1,0 +1,27 @@
+"""Command line: ``diffsham demo`` and ``diffsham train-shamnet``."""
+import argparse
+import sys
+
+__all__ = ("main",)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="diffsham", description="Differentiable SHAM predictions")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="SMHM and implied SMF for the default parameters")
+    demo.add_argument("--outdir", default="out/demo")
+    sub.add_parser("train-shamnet", help="train SHAMNet (see --help of the subcommand)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.outdir)
+    elif args.command == "train-shamnet":
+        from .shamnet.train import main as train_main
+
+        train_main(rest)
+
+
+if __name__ == "__main__":
+    main()

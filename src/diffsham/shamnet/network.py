@@ -1,0 +1,222 @@
+"""The SHAMNet network and its prediction of <log M* | Mpeak>.
+
+SHAMNet predicts the scatter correction to zero-scatter abundance matching,
+
+    <log M*>(log Mpeak; theta) = mu0(log Mpeak; theta) + MLP(theta, log Mpeak),
+
+for the Bolshoi-Planck SHMF at z = 0. mu0 is exact and cheap (one cumulative integral
+of the Schechter SMF and an interpolation), so the network only learns a small, smooth
+function. The activation is tanh (C-infinity): the SMF depends on d<log M*>/d log Mpeak
+and samplers differentiate that again.
+
+Predictions are always made on the network's grid of log Mpeak (0.01 dex) and
+interpolated, so the cost does not grow with the number of halos.
+"""
+import warnings
+from typing import NamedTuple
+
+import jax
+import numpy as np
+from jax import numpy as jnp
+
+from ..sham.scatter import scatter_sigma
+from ..sham.shmf import HaloGrid, halo_grid_from_model, DEFAULT_LOGMH_EDGES
+from ..sham.smf import schechter_log_phi
+from ..sham.solver import zero_scatter_log_sm
+
+__all__ = (
+    "ShamNet",
+    "init_mlp",
+    "mlp",
+    "shamnet_mean_log_sm_on_grid",
+    "shamnet_mean_log_sm",
+    "check_domain",
+    "DomainError",
+)
+
+N_THETA = 5  # (logphi, alpha, logmc, s_lo, s_hi)
+
+
+class DomainError(ValueError):
+    """Inputs outside the domain SHAMNet was trained on."""
+
+
+class ShamNet(NamedTuple):
+    """A trained SHAMNet.
+
+    Attributes
+    ----------
+    weights : tuple of (W, b) pairs
+        W of shape (n_in, n_out), b of shape (n_out, ).
+    theta_lo, theta_hi : ndarray of shape (5, )
+        Training domain of (logphi, alpha, logmc, s_lo, s_hi).
+    logmh_lo, logmh_hi : float
+        Training domain of log10 Mpeak [Msun/h].
+    metadata : dict
+        Version, architecture, training settings and validation metrics.
+    """
+
+    weights: tuple
+    theta_lo: np.ndarray
+    theta_hi: np.ndarray
+    logmh_lo: float
+    logmh_hi: float
+    metadata: dict
+
+
+def init_mlp(key, sizes, last_scale=1e-2):
+    """Glorot-normal weights for an MLP with layer sizes ``sizes``; small last layer."""
+    weights = []
+    keys = jax.random.split(key, len(sizes) - 1)
+    for i, (k, n_in, n_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
+        scale = np.sqrt(2.0 / (n_in + n_out))
+        if i == len(sizes) - 2:
+            scale *= last_scale
+        weights.append((scale * jax.random.normal(k, (n_in, n_out)), jnp.zeros(n_out)))
+    return tuple(weights)
+
+
+def mlp(weights, x):
+    """tanh MLP; x of shape (..., n_in) -> (..., n_out)."""
+    for w, b in weights[:-1]:
+        x = jnp.tanh(x @ w + b)
+    w, b = weights[-1]
+    return x @ w + b
+
+
+def _scaled_inputs(net_bounds, theta, logmh):
+    theta_lo, theta_hi, logmh_lo, logmh_hi = net_bounds
+    t = 2.0 * (theta - theta_lo) / (theta_hi - theta_lo) - 1.0
+    m = 2.0 * (logmh - logmh_lo) / (logmh_hi - logmh_lo) - 1.0
+    t = jnp.broadcast_to(t, (logmh.shape[0], t.shape[-1]))
+    return jnp.concatenate([t, m[:, None]], axis=1)
+
+
+_GRID = halo_grid_from_model(DEFAULT_LOGMH_EDGES)
+
+
+NODE_STEP = 0.02  # dex between the log Mpeak nodes where the MLP is evaluated
+
+
+def correction_on_grid(weights, net_bounds, theta, halo_grid=_GRID):
+    """MLP correction to zero-scatter matching at the grid cells, shape (n_cells, ).
+
+    The MLP is evaluated at nodes 0.02 dex apart and interpolated to the 0.01-dex
+    cells: the correction is smooth on that scale (interpolation error ~1e-5 dex), and
+    training, which differentiates the MLP in theta and then in its weights, is twice
+    as fast. The exact zero-scatter part is kept on the fine cells.
+    """
+    lo, hi = net_bounds[2], net_bounds[3]
+    n_nodes = int(round((hi - lo) / NODE_STEP)) + 1
+    nodes = jnp.linspace(lo, hi, n_nodes)
+    corr = mlp(weights, _scaled_inputs(net_bounds, theta, nodes))[:, 0]
+    return jnp.interp(halo_grid.logmh, nodes, corr)
+
+
+def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID):
+    """<log M*> at the cells of ``halo_grid`` for theta of shape (5, ); pure, jittable."""
+    mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
+    return mu0 + correction_on_grid(weights, net_bounds, theta, halo_grid)
+
+
+def _bounds(net):
+    return (
+        jnp.asarray(net.theta_lo),
+        jnp.asarray(net.theta_hi),
+        float(net.logmh_lo),
+        float(net.logmh_hi),
+    )
+
+
+def check_domain(net, theta, logmh=None, strict=False):
+    """Warn (or raise DomainError if ``strict``) when inputs leave the training domain.
+
+    Skipped for traced values (inside jit); call it at the public boundary.
+    """
+    try:
+        theta = np.asarray(theta, dtype=float)
+        logmh = None if logmh is None else np.asarray(logmh, dtype=float)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return
+    names = ("logphi", "alpha", "logmc", "s_lo", "s_hi")
+    problems = []
+    if not np.all(np.isfinite(theta)):
+        raise DomainError(f"SHAMNet parameters contain NaN or infinity: {theta}")
+    for i, name in enumerate(names):
+        v = theta[..., i]
+        if np.any(v < net.theta_lo[i]) or np.any(v > net.theta_hi[i]):
+            problems.append(f"{name}={v} outside [{net.theta_lo[i]}, {net.theta_hi[i]}]")
+    if logmh is not None:
+        if not np.all(np.isfinite(logmh)):
+            raise DomainError("log Mpeak contains NaN or infinity")
+        out = (logmh < net.logmh_lo) | (logmh > net.logmh_hi)
+        if np.any(out):
+            problems.append(
+                f"{out.sum()} of {out.size} log Mpeak values outside "
+                f"[{net.logmh_lo}, {net.logmh_hi}] (min {logmh.min():.3f}, max {logmh.max():.3f})"
+            )
+    if problems:
+        msg = "SHAMNet inputs outside its training domain: " + "; ".join(problems)
+        if strict:
+            raise DomainError(msg)
+        warnings.warn(msg, stacklevel=3)
+
+
+def shamnet_mean_log_sm_on_grid(net, params, strict=False):
+    """<log M*> [Msun/h^2] on SHAMNet's grid of log Mpeak.
+
+    Parameters
+    ----------
+    net : ShamNet
+    params : ShamParams or ndarray of shape (5, )
+    strict : bool, optional
+        Raise instead of warning outside the training domain.
+
+    Returns
+    -------
+    logmh : ndarray of shape (n_grid, )
+    mean_log_sm : ndarray of shape (n_grid, )
+    """
+    theta = jnp.asarray(params, dtype=float)
+    check_domain(net, theta, strict=strict)
+    return _GRID.logmh, _jit_grid(net.weights, _bounds(net), theta)
+
+
+def shamnet_mean_log_sm(net, params, logmh, strict=False):
+    """<log M*> [Msun/h^2] at arbitrary log Mpeak: grid evaluation plus interpolation.
+
+    Parameters
+    ----------
+    net : ShamNet
+    params : ShamParams or ndarray of shape (5, )
+    logmh : ndarray of shape (n_halos, )
+        log10 Mpeak [Msun/h].
+    strict : bool, optional
+        Raise DomainError instead of warning outside the training domain.
+
+    Returns
+    -------
+    mean_log_sm : ndarray of shape (n_halos, )
+        Differentiable in ``params`` (use jax.grad / jax.jacfwd on a function that
+        calls :func:`interp_mean_log_sm`, which skips the domain check).
+    """
+    theta = jnp.asarray(params, dtype=float)
+    logmh = jnp.asarray(logmh, dtype=float)
+    check_domain(net, theta, logmh, strict=strict)
+    return interp_mean_log_sm(net.weights, _bounds(net), theta, logmh)
+
+
+@jax.jit
+def _jit_grid(weights, bounds, theta):
+    return mean_log_sm_on_grid(weights, bounds, theta)
+
+
+@jax.jit
+def interp_mean_log_sm(weights, bounds, theta, logmh):
+    """Pure, jittable core of :func:`shamnet_mean_log_sm` (no domain check)."""
+    return jnp.interp(logmh, _GRID.logmh, mean_log_sm_on_grid(weights, bounds, theta))
+
+
+def sigma_on_grid(theta, halo_grid=_GRID):
+    """Scatter at the grid cells for theta of shape (5, )."""
+    return scatter_sigma(halo_grid.logmh, theta[3], theta[4])
