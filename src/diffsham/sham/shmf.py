@@ -16,6 +16,7 @@ __all__ = (
     "halo_grid_from_model",
     "halo_grid_from_catalog",
     "DEFAULT_LOGMH_EDGES",
+    "DEFAULT_HALO_GRID",
 )
 
 # Cells of 0.01 dex over the range where halos host galaxies of log M* > ~7
@@ -115,3 +116,8 @@ def _check_edges(edges):
     if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
         raise ValueError("log Mpeak edges must be a 1-d, strictly increasing array of length >= 2")
     return edges
+
+
+# The Bolshoi-Planck SHMF at z = 0 on the default cells, built once at import (eagerly,
+# so that it is a constant, never a value traced inside some caller's jit)
+DEFAULT_HALO_GRID = halo_grid_from_model()

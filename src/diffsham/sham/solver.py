@@ -1,7 +1,7 @@
 """The exact SHAM solver: <log M* | Mpeak> whose scatter-convolved SMF is the target.
 
-<log M*>(log Mpeak) is zero-scatter abundance matching plus a uniform cubic B-spline
-correction. The spline coefficients minimise
+<log M*>(log Mpeak) is zero-scatter abundance matching mu0 plus a correction that is a
+uniform cubic B-spline in mu0. The spline coefficients minimise
 
     L(c) = 1/2 sum_b [log10 phi_implied,b(c) - log10 phi_target,b]^2 + 1/2 lam |D2 c|^2
 
@@ -27,7 +27,7 @@ from jax import numpy as jnp
 
 from .implied_smf import implied_smf, implied_smf_jacobian_mu
 from .scatter import scatter_sigma
-from .shmf import HaloGrid, halo_grid_from_model
+from .shmf import DEFAULT_HALO_GRID, HaloGrid
 from .smf import cumulative_number_density, schechter_log_phi, smf_in_bins
 from .spline import SplineKnots, design_matrix, n_coeffs
 
@@ -48,7 +48,7 @@ class SolverConfig(NamedTuple):
     Attributes
     ----------
     knots : SplineKnots
-        Knots of the SMHM spline in log Mpeak.
+        Knots of the correction spline, in zero-scatter log M* [Msun/h^2].
     fit_lo, fit_hi, fit_step : float
         Stellar-mass bins over which the SMF is matched [log10 Msun/h^2].
     smooth : float
@@ -61,7 +61,7 @@ class SolverConfig(NamedTuple):
         Fraction of the iterations over which the scatter reaches its target.
     """
 
-    knots: SplineKnots = SplineKnots(10.0, 0.2, 33)
+    knots: SplineKnots = SplineKnots(6.5, 0.1, 65)
     fit_lo: float = 8.2
     fit_hi: float = 11.8
     fit_step: float = 0.02
@@ -151,8 +151,13 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     """
     knots = config.knots
     edges = config.fit_edges()
-    basis = design_matrix(halo_grid.logmh, knots)
     mu0 = zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid)
+    # The correction is a spline in zero-scatter log M* (uniform resolution where the
+    # SMF is measured; in log Mpeak the relation is steep at low mass), held flat beyond
+    # its knots. The basis is frozen at the solution: the implicit derivative is then
+    # that of the solution within this span, which represents it.
+    knot_hi = knots.x0 + knots.step * knots.n_intervals
+    basis = design_matrix(jnp.clip(lax.stop_gradient(mu0), knots.x0, knot_hi), knots)
     penalty = config.smooth * _second_differences(n_coeffs(knots))
     target = smf_in_bins(log_phi_fn, edges, *smf_params)
     # A halo population resolves abundances down to about one object per volume: a
@@ -235,7 +240,7 @@ def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
         Differentiable in ``params``; evaluate with :func:`mean_log_sm_from_solution`.
     """
     if halo_grid is None:
-        halo_grid = _default_halo_grid()
+        halo_grid = DEFAULT_HALO_GRID
     sigma = scatter_sigma(halo_grid.logmh, params[3], params[4])
     return solve_smhm(schechter_log_phi, tuple(params[:3]), sigma, config, halo_grid)
 
@@ -247,12 +252,3 @@ def mean_log_sm_from_solution(solution, logmh):
     smooth relation is below 1e-5 dex where halos host galaxies above 10^7 Msun/h^2.
     """
     return jnp.interp(logmh, solution.logmh, solution.mean_log_sm)
-
-
-_DEFAULT_GRID = []
-
-
-def _default_halo_grid():
-    if not _DEFAULT_GRID:
-        _DEFAULT_GRID.append(halo_grid_from_model())
-    return _DEFAULT_GRID[0]

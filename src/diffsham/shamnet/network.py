@@ -20,7 +20,7 @@ import numpy as np
 from jax import numpy as jnp
 
 from ..sham.scatter import scatter_sigma
-from ..sham.shmf import HaloGrid, halo_grid_from_model, DEFAULT_LOGMH_EDGES
+from ..sham.shmf import DEFAULT_HALO_GRID
 from ..sham.smf import schechter_log_phi
 from ..sham.solver import zero_scatter_log_sm
 
@@ -92,23 +92,23 @@ def _scaled_inputs(net_bounds, theta, logmh):
     return jnp.concatenate([t, m[:, None]], axis=1)
 
 
-_GRID = halo_grid_from_model(DEFAULT_LOGMH_EDGES)
+_GRID = DEFAULT_HALO_GRID
 
 
-NODE_STEP = 0.02  # dex between the log Mpeak nodes where the MLP is evaluated
+N_NODES = 326  # log Mpeak nodes where the MLP is evaluated: 0.02 dex over [10, 16.5]
 
 
 def correction_on_grid(weights, net_bounds, theta, halo_grid=_GRID):
     """MLP correction to zero-scatter matching at the grid cells, shape (n_cells, ).
 
-    The MLP is evaluated at nodes 0.02 dex apart and interpolated to the 0.01-dex
+    The MLP is evaluated at N_NODES nodes spanning the network's log Mpeak domain
+    (0.02 dex apart for the shipped network) and interpolated to the 0.01-dex
     cells: the correction is smooth on that scale (interpolation error ~1e-5 dex), and
     training, which differentiates the MLP in theta and then in its weights, is twice
     as fast. The exact zero-scatter part is kept on the fine cells.
     """
     lo, hi = net_bounds[2], net_bounds[3]
-    n_nodes = int(round((hi - lo) / NODE_STEP)) + 1
-    nodes = jnp.linspace(lo, hi, n_nodes)
+    nodes = lo + (hi - lo) * jnp.linspace(0.0, 1.0, N_NODES)
     corr = mlp(weights, _scaled_inputs(net_bounds, theta, nodes))[:, 0]
     return jnp.interp(halo_grid.logmh, nodes, corr)
 

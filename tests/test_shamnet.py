@@ -1,0 +1,133 @@
+"""SHAMNet as shipped: its file, its domain checks, and its accuracy against the target
+SMF (analytic Schechter values and derivatives) and against the exact solver."""
+import io
+import os
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from jax import numpy as jnp
+from scipy.optimize import curve_fit
+
+from diffsham.sham.params import SHAM_PBOUNDS
+from diffsham.shamnet import load_shamnet, save_shamnet, shamnet_mean_log_sm
+from diffsham.shamnet.network import DomainError, shamnet_mean_log_sm_on_grid
+from diffsham.shamnet.validation import sample_theta, smf_accuracy, smhm_accuracy_vs_solver
+
+import jax
+
+# Not the training draws (those are fresh every step) nor its validation set (seed 0)
+TEST_KEY = jax.random.PRNGKey(20211216)
+MIDDLE = np.array([-1.85, -1.1, 10.6, 0.3, 0.3])
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_shamnet()
+
+
+def test_shipped_file_states_its_domain_architecture_and_metrics(net):
+    required = {"logphi": (-2.135, -1.535), "alpha": (-1.26, -0.99), "logmc": (10.3, 10.8),
+                "s_lo": (0.2, 0.5), "s_hi": (0.2, 0.5)}
+    for i, (lo, hi) in enumerate(required.values()):
+        assert net.theta_lo[i] <= lo and net.theta_hi[i] >= hi
+    assert net.logmh_lo <= 10.5 and net.logmh_hi >= 15.5
+    assert np.allclose(net.theta_lo, [b[0] for b in SHAM_PBOUNDS])
+    assert net.metadata["architecture"]["activation"] == "tanh"
+    assert {"smf_rms", "smf_p99", "smf_max"} <= set(net.metadata["validation"])
+
+
+def test_domain_covers_a_schechter_fit_to_li_white_2009(net, shared_data_dir):
+    path = os.path.join(shared_data_dir, "smf_sdss_liwhite2009.csv")
+    with open(path) as f:
+        text = "".join(line for line in f if not line.startswith("#"))
+    d = np.genfromtxt(io.StringIO(text), delimiter=",", names=True)
+    x = 0.5 * (d["logM_lo"] + d["logM_hi"])
+    sel = (x > 8.7) & (x < 11.7)
+
+    def log_schechter(x, logphi, alpha, logmc):
+        r = 10 ** (x - logmc)
+        return np.log10(np.log(10) * 10**logphi * r ** (1 + alpha) * np.exp(-r))
+
+    err = d["phi_err"] / d["phi"] / np.log(10)
+    best, _ = curve_fit(log_schechter, x[sel], np.log10(d["phi"][sel]), p0=(-2, -1.1, 10.6),
+                        sigma=err[sel])
+    assert np.all(best > net.theta_lo[:3]) and np.all(best < net.theta_hi[:3]), best
+
+
+def test_save_and_load_round_trip(net, tmp_path):
+    path = tmp_path / "copy.h5"
+    save_shamnet(net, path)
+    again = load_shamnet(path)
+    logmh = jnp.linspace(11, 15, 9)
+    assert np.array_equal(shamnet_mean_log_sm(net, MIDDLE, logmh),
+                          shamnet_mean_log_sm(again, MIDDLE, logmh))
+    assert again.metadata == net.metadata
+
+
+def test_bad_weight_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.h5"):
+        load_shamnet(tmp_path / "nowhere.h5")
+    not_hdf5 = tmp_path / "text.h5"
+    not_hdf5.write_text("not an HDF5 file")
+    with pytest.raises(ValueError, match="text.h5"):
+        load_shamnet(not_hdf5)
+    empty = tmp_path / "empty.h5"
+    with h5py.File(empty, "w") as f:
+        f.attrs["format_version"] = 1
+        f.attrs["n_layers"] = 2
+    with pytest.raises(ValueError, match="layer_0"):
+        load_shamnet(empty)
+
+
+def test_out_of_domain_inputs_warn_or_raise_in_strict_mode(net):
+    outside = MIDDLE.copy()
+    outside[3] = 0.7
+    with pytest.warns(UserWarning, match="s_lo"):
+        shamnet_mean_log_sm(net, outside, jnp.array([12.0]))
+    with pytest.raises(DomainError, match="s_lo"):
+        shamnet_mean_log_sm(net, outside, jnp.array([12.0]), strict=True)
+    with pytest.raises(DomainError, match="log Mpeak"):
+        shamnet_mean_log_sm(net, MIDDLE, jnp.array([9.0, 12.0]), strict=True)
+    with pytest.raises(DomainError, match="NaN"):
+        shamnet_mean_log_sm(net, MIDDLE, jnp.array([np.nan]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shamnet_mean_log_sm(net, MIDDLE, jnp.array([12.0]), strict=True)
+
+
+def test_prediction_at_arbitrary_masses_interpolates_the_grid(net):
+    logmh, mu = shamnet_mean_log_sm_on_grid(net, MIDDLE)
+    sel = np.asarray((logmh > 11) & (logmh < 15))
+    assert np.allclose(shamnet_mean_log_sm(net, MIDDLE, logmh[sel]), mu[sel], atol=1e-12)
+    mid = 0.5 * (logmh[sel][1:] + logmh[sel][:-1])
+    assert np.allclose(shamnet_mean_log_sm(net, MIDDLE, mid), 0.5 * (mu[sel][1:] + mu[sel][:-1]))
+
+
+@pytest.fixture(scope="module")
+def smf_stats(net):
+    thetas = sample_theta(TEST_KEY, 200, net.theta_lo, net.theta_hi)
+    return smf_accuracy(net, thetas)[0]
+
+
+def test_implied_smf_matches_target_over_200_random_draws(smf_stats):
+    print(smf_stats)
+    assert smf_stats["smf_rms"] <= 0.005
+    assert smf_stats["smf_p99"] <= 0.015
+    assert smf_stats["smf_max"] <= 0.03
+
+
+def test_implied_smf_gradients_match_analytic_schechter_derivatives(smf_stats):
+    print(smf_stats)
+    assert max(smf_stats["grad_median"]) <= 0.02
+    assert max(smf_stats["grad_p99"]) <= 0.1
+
+
+def test_smhm_and_its_gradients_match_the_exact_solver(net):
+    thetas = sample_theta(jax.random.fold_in(TEST_KEY, 1), 40, net.theta_lo, net.theta_hi)
+    stats = smhm_accuracy_vs_solver(net, thetas)
+    print({k: v for k, v in stats.items() if k != "solver_resid_max"})
+    assert stats["mu_median"] <= 0.005
+    assert stats["grad_median"] <= 0.01
+    assert stats["grad_p99"] <= 0.05
