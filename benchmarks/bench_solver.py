@@ -14,7 +14,7 @@ from jax import numpy as jnp
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import machine, median_time, print_json_line  # noqa: E402
 
-from diffsham.sham.params import SHAM_PBOUNDS, ShamParams  # noqa: E402
+from diffsham.sham.params import SHAM_PBOUNDS_HI, SHAM_PBOUNDS_LO, ShamParams  # noqa: E402
 from diffsham.sham.solver import DEFAULT_SOLVER_CONFIG, solve_sham  # noqa: E402
 from diffsham.shamnet.validation import sample_theta  # noqa: E402
 
@@ -23,9 +23,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--n-draws", type=int, default=50)
     args = p.parse_args()
-    lo = np.array([b[0] for b in SHAM_PBOUNDS])
-    hi = np.array([b[1] for b in SHAM_PBOUNDS])
-    thetas = sample_theta(jax.random.PRNGKey(7), args.n_draws, lo, hi)
+    thetas = sample_theta(jax.random.PRNGKey(7), args.n_draws, SHAM_PBOUNDS_LO, SHAM_PBOUNDS_HI)
 
     solve = jax.jit(lambda t: solve_sham(ShamParams(*t)).mean_log_sm)
     solve_jac = jax.jit(jax.jacfwd(lambda t: solve_sham(ShamParams(*t)).mean_log_sm))

@@ -138,3 +138,25 @@ def test_solver_accepts_a_tabulated_shmf():
     ref = solve_sham(DEFAULT, GRID)
     sel = (np.asarray(GRID.logmh) > 11) & (np.asarray(GRID.logmh) < 13.5)
     assert np.abs(np.asarray(sol.mean_log_sm - ref.mean_log_sm)[sel]).max() < 0.01
+
+
+def test_closed_form_smf_jacobians_match_autodiff():
+    from diffsham.sham.implied_smf import implied_smf_jacobians
+
+    mu = jnp.linspace(8.0, 12.0, 40)
+    sigma = jnp.linspace(0.2, 0.45, 40)
+    dn = jnp.logspace(-2, -5, 40)
+    edges = jnp.linspace(8.5, 11.5, 16)
+    jac_mu, jac_sigma = implied_smf_jacobians(mu, sigma, dn, edges)
+    assert np.allclose(jac_mu, jax.jacfwd(implied_smf, argnums=0)(mu, sigma, dn, edges), rtol=1e-10, atol=1e-16)
+    assert np.allclose(jac_sigma, jax.jacfwd(implied_smf, argnums=1)(mu, sigma, dn, edges), rtol=1e-10, atol=1e-16)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [((-1.8, np.nan, 10.5, 0.3, 0.3), "alpha"), ((-1.8, -1.1, 10.5, 0.0, 0.3), "scatter"),
+     ((-1.8, -1.1, 10.5, 0.3), "5 SHAM parameters")],
+)
+def test_bad_parameters_are_named(params, match):
+    with pytest.raises(ValueError, match=match):
+        solve_sham(params)

@@ -10,7 +10,7 @@ from jax import numpy as jnp
 
 from .kernels import triweight_bin_weight, triweight_pdf
 
-__all__ = ("implied_smf", "implied_smf_jacobian_mu", "implied_smf_jacobian_sigma")
+__all__ = ("implied_smf", "implied_smf_jacobians")
 
 
 @jit
@@ -37,8 +37,12 @@ def implied_smf(mu, sigma, dn, sm_edges):
 
 
 @jit
-def implied_smf_jacobian_mu(mu, sigma, dn, sm_edges):
-    """d phi_b / d mu_i in closed form (the kernel is the derivative of its CDF).
+def implied_smf_jacobians(mu, sigma, dn, sm_edges):
+    """d phi_b / d mu_i and d phi_b / d sigma_i in closed form.
+
+    The kernel is the derivative of its CDF, so both follow from the standardised bin
+    edges z = (edge - mu) / sigma: dw/dmu = [K(z_lo) - K(z_hi)] / sigma and
+    dw/dsigma = [z_lo K(z_lo) - z_hi K(z_hi)] / sigma.
 
     Parameters
     ----------
@@ -47,28 +51,10 @@ def implied_smf_jacobian_mu(mu, sigma, dn, sm_edges):
 
     Returns
     -------
-    jac : ndarray of shape (n_bins, n_cells)
+    jac_mu, jac_sigma : ndarray of shape (n_bins, n_cells) each
     """
     lo = (sm_edges[None, :-1] - mu[:, None]) / sigma[:, None]
     hi = (sm_edges[None, 1:] - mu[:, None]) / sigma[:, None]
-    dw = (triweight_pdf(lo) - triweight_pdf(hi)) / sigma[:, None]
-    return (dn[:, None] * dw).T / (sm_edges[1:] - sm_edges[:-1])[:, None]
-
-
-@jit
-def implied_smf_jacobian_sigma(mu, sigma, dn, sm_edges):
-    """d phi_b / d sigma_i in closed form.
-
-    Parameters
-    ----------
-    mu, sigma, dn : ndarray of shape (n_cells, )
-    sm_edges : ndarray of shape (n_bins + 1, )
-
-    Returns
-    -------
-    jac : ndarray of shape (n_bins, n_cells)
-    """
-    lo = (sm_edges[None, :-1] - mu[:, None]) / sigma[:, None]
-    hi = (sm_edges[None, 1:] - mu[:, None]) / sigma[:, None]
-    dw = (lo * triweight_pdf(lo) - hi * triweight_pdf(hi)) / sigma[:, None]
-    return (dn[:, None] * dw).T / (sm_edges[1:] - sm_edges[:-1])[:, None]
+    k_lo, k_hi = triweight_pdf(lo), triweight_pdf(hi)
+    scale = dn[:, None] / sigma[:, None] / (sm_edges[1:] - sm_edges[:-1])[None, :]
+    return ((k_lo - k_hi) * scale).T, ((lo * k_lo - hi * k_hi) * scale).T

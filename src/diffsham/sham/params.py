@@ -7,6 +7,7 @@ domain, so a sampler working in the unbounded ``u_`` space never leaves it.
 """
 from collections import OrderedDict, namedtuple
 
+import numpy as np
 from jax import jit
 from jax import numpy as jnp
 
@@ -17,6 +18,8 @@ __all__ = (
     "ShamUParams",
     "DEFAULT_SHAM_PARAMS",
     "SHAM_PBOUNDS",
+    "SHAM_PBOUNDS_LO",
+    "SHAM_PBOUNDS_HI",
     "get_bounded_sham_params",
     "get_unbounded_sham_params",
 )
@@ -43,8 +46,9 @@ ShamUParams = namedtuple("ShamUParams", ["u_" + key for key in DEFAULT_SHAM_PDIC
 DEFAULT_SHAM_PARAMS = ShamParams(**DEFAULT_SHAM_PDICT)
 SHAM_PBOUNDS = ShamParams(**SHAM_PBOUNDS_PDICT)
 
-_LO = jnp.array([b[0] for b in SHAM_PBOUNDS_PDICT.values()])
-_HI = jnp.array([b[1] for b in SHAM_PBOUNDS_PDICT.values()])
+SHAM_PBOUNDS_LO = np.array([b[0] for b in SHAM_PBOUNDS_PDICT.values()])
+SHAM_PBOUNDS_HI = np.array([b[1] for b in SHAM_PBOUNDS_PDICT.values()])
+_LO, _HI = jnp.asarray(SHAM_PBOUNDS_LO), jnp.asarray(SHAM_PBOUNDS_HI)
 
 
 @jit

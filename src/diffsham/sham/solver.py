@@ -25,7 +25,7 @@ import numpy as np
 from jax import lax
 from jax import numpy as jnp
 
-from .implied_smf import implied_smf, implied_smf_jacobian_mu
+from .implied_smf import implied_smf, implied_smf_jacobians
 from .scatter import scatter_sigma
 from .shmf import DEFAULT_HALO_GRID, HaloGrid
 from .smf import cumulative_number_density, schechter_log_phi, smf_in_bins
@@ -98,6 +98,9 @@ class ShamSolution(NamedTuple):
     log_resid: jnp.ndarray
 
 
+_MU_FLOOR = 4.0  # log M* given to halos that host no galaxy of the target SMF
+
+
 def _second_differences(n):
     d = np.zeros((n - 2, n))
     for i in range(n - 2):
@@ -125,8 +128,6 @@ def zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid):
     log_ncum_halo = jnp.log10(jnp.maximum(ncum_halo, 1e-300))
     return jnp.interp(-log_ncum_halo, -log_ncum_gal, logsm, left=_MU_FLOOR, right=13.0)
 
-
-_MU_FLOOR = 4.0
 
 
 @partial(jax.jit, static_argnums=(0, 3))
@@ -196,7 +197,7 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
         mu = mu0_fixed + basis @ c
         phi = implied_smf(mu, sig, halo_grid.dn, edges) + floor
         r = jnp.log10(phi) - tgt0
-        jac = (implied_smf_jacobian_mu(mu, sig, halo_grid.dn, edges) @ basis) / (
+        jac = (implied_smf_jacobians(mu, sig, halo_grid.dn, edges)[0] @ basis) / (
             jnp.log(10.0) * phi[:, None]
         )
         a = jac.T @ jac + penalty
@@ -239,6 +240,7 @@ def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
     solution : ShamSolution
         Differentiable in ``params``; evaluate with :func:`mean_log_sm_from_solution`.
     """
+    _check_params(params)
     if halo_grid is None:
         halo_grid = DEFAULT_HALO_GRID
     sigma = scatter_sigma(halo_grid.logmh, params[3], params[4])
@@ -252,3 +254,19 @@ def mean_log_sm_from_solution(solution, logmh):
     smooth relation is below 1e-5 dex where halos host galaxies above 10^7 Msun/h^2.
     """
     return jnp.interp(logmh, solution.logmh, solution.mean_log_sm)
+
+
+def _check_params(params):
+    """Clear errors for bad parameters before they become NaNs (skipped when traced)."""
+    if len(params) != 5:
+        raise ValueError(f"expected 5 SHAM parameters (logphi, alpha, logmc, s_lo, s_hi), got {len(params)}")
+    try:
+        values = np.asarray(params, dtype=float)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return
+    names = ("logphi", "alpha", "logmc", "s_lo", "s_hi")
+    bad = [n for n, v in zip(names, values) if not np.isfinite(v)]
+    if bad:
+        raise ValueError(f"SHAM parameters {bad} are NaN or infinite: {dict(zip(names, values))}")
+    if values[3] <= 0 or values[4] <= 0:
+        raise ValueError(f"scatter must be positive, got s_lo={values[3]}, s_hi={values[4]}")

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from ..sham.implied_smf import implied_smf, implied_smf_jacobian_mu, implied_smf_jacobian_sigma
+from ..sham.implied_smf import implied_smf, implied_smf_jacobians
 from ..sham.params import ShamParams
 from ..sham.smf import schechter_log_phi, smf_in_bins
 from ..sham.solver import DEFAULT_SOLVER_CONFIG, solve_sham
@@ -67,8 +67,8 @@ def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRI
     mu, dmu = mu_fn(theta), jax.jacfwd(mu_fn)(theta)
     sigma, dsigma = sigma_fn(theta), jax.jacfwd(sigma_fn)(theta)
     phi = jnp.maximum(implied_smf(mu, sigma, halo_grid.dn, sm_edges), 1e-300)
-    jac_phi = implied_smf_jacobian_mu(mu, sigma, halo_grid.dn, sm_edges) @ dmu
-    jac_phi += implied_smf_jacobian_sigma(mu, sigma, halo_grid.dn, sm_edges) @ dsigma
+    jac_mu, jac_sigma = implied_smf_jacobians(mu, sigma, halo_grid.dn, sm_edges)
+    jac_phi = jac_mu @ dmu + jac_sigma @ dsigma
     jac_log = jac_phi / (jnp.log(10.0) * phi[:, None])
     err = jnp.log10(phi) - log_target(theta)
     return err, jac_log - jax.jacfwd(log_target)(theta)
