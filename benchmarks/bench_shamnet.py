@@ -21,7 +21,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import machine, median_time, print_json_line  # noqa: E402
 
 from diffsham.shamnet import load_shamnet  # noqa: E402
-from diffsham.shamnet.network import _bounds, interp_mean_log_sm, mlp, _scaled_inputs  # noqa: E402
+from diffsham.shamnet.network import _bounds, correction, interp_mean_log_sm  # noqa: E402
 from diffsham.shamnet.validation import sample_theta, smf_accuracy, smhm_accuracy_vs_solver  # noqa: E402
 from diffsham.sham.solver import zero_scatter_log_sm  # noqa: E402
 from diffsham.sham.smf import schechter_log_phi  # noqa: E402
@@ -65,10 +65,10 @@ def main():
 
     @jax.jit
     def per_halo_value_and_jac(theta):
-        # The peer: the network per halo (mu0 still from the grid; it is not the network)
+        # The peer: the network per halo (mu0, exact and not the network, from the grid)
         def f(t):
             mu0 = jnp.interp(logmh, grid.logmh, zero_scatter_log_sm(schechter_log_phi, tuple(t[:3]), grid))
-            return mu0 + mlp(net.weights, _scaled_inputs(bounds, t, logmh))[:, 0]
+            return mu0 + correction(net.weights, bounds, t, mu0)
 
         return f(theta), jax.jacfwd(f)(theta)
 

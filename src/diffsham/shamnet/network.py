@@ -2,11 +2,12 @@
 
 SHAMNet predicts the scatter correction to zero-scatter abundance matching,
 
-    <log M*>(log Mpeak; theta) = mu0(log Mpeak; theta) + MLP(theta, log Mpeak),
+    <log M*>(log Mpeak; theta) = mu0 + MLP(theta, mu0),   mu0 = mu0(log Mpeak; theta),
 
 for the Bolshoi-Planck SHMF at z = 0. mu0 is exact and cheap (one cumulative integral
-of the Schechter SMF and an interpolation), so the network only learns a small, smooth
-function. The activation is tanh (C-infinity): the SMF depends on d<log M*>/d log Mpeak
+of the Schechter SMF and an interpolation), so the network only learns the correction,
+and it sees halo mass through mu0: the correction is smooth on ~0.1-dex scales of
+stellar mass, which at the steep low-mass end of the SMHM is ~0.01 dex of Mpeak. The activation is tanh (C-infinity): the SMF depends on d<log M*>/d log Mpeak
 and samplers differentiate that again.
 
 Predictions are always made on the network's grid of log Mpeak (0.01 dex) and
@@ -84,39 +85,31 @@ def mlp(weights, x):
     return x @ w + b
 
 
-def _scaled_inputs(net_bounds, theta, logmh):
-    theta_lo, theta_hi, logmh_lo, logmh_hi = net_bounds
+# Range of zero-scatter log M* [Msun/h^2] the network resolves; beyond it the input is
+# clipped (below: galaxies far under any measured SMF; above: beyond any halo)
+MU0_LO, MU0_HI = 6.5, 13.0
+
+
+def _scaled_inputs(net_bounds, theta, mu0):
+    theta_lo, theta_hi = net_bounds[0], net_bounds[1]
     t = 2.0 * (theta - theta_lo) / (theta_hi - theta_lo) - 1.0
-    m = 2.0 * (logmh - logmh_lo) / (logmh_hi - logmh_lo) - 1.0
-    t = jnp.broadcast_to(t, (logmh.shape[0], t.shape[-1]))
+    m = 2.0 * (jnp.clip(mu0, MU0_LO, MU0_HI) - MU0_LO) / (MU0_HI - MU0_LO) - 1.0
+    t = jnp.broadcast_to(t, (mu0.shape[0], t.shape[-1]))
     return jnp.concatenate([t, m[:, None]], axis=1)
 
 
 _GRID = DEFAULT_HALO_GRID
 
 
-N_NODES = 326  # log Mpeak nodes where the MLP is evaluated: 0.02 dex over [10, 16.5]
-
-
-def correction_on_grid(weights, net_bounds, theta, halo_grid=_GRID):
-    """MLP correction to zero-scatter matching at the grid cells, shape (n_cells, ).
-
-    The MLP is evaluated at N_NODES nodes spanning the network's log Mpeak domain
-    (0.02 dex apart for the shipped network) and interpolated to the 0.01-dex
-    cells: the correction is smooth on that scale (interpolation error ~1e-5 dex), and
-    training, which differentiates the MLP in theta and then in its weights, is twice
-    as fast. The exact zero-scatter part is kept on the fine cells.
-    """
-    lo, hi = net_bounds[2], net_bounds[3]
-    nodes = lo + (hi - lo) * jnp.linspace(0.0, 1.0, N_NODES)
-    corr = mlp(weights, _scaled_inputs(net_bounds, theta, nodes))[:, 0]
-    return jnp.interp(halo_grid.logmh, nodes, corr)
+def correction(weights, net_bounds, theta, mu0):
+    """MLP correction to zero-scatter matching, shape (n, ), for mu0 of shape (n, )."""
+    return mlp(weights, _scaled_inputs(net_bounds, theta, mu0))[:, 0]
 
 
 def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID):
     """<log M*> at the cells of ``halo_grid`` for theta of shape (5, ); pure, jittable."""
     mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
-    return mu0 + correction_on_grid(weights, net_bounds, theta, halo_grid)
+    return mu0 + correction(weights, net_bounds, theta, mu0)
 
 
 def _bounds(net):

@@ -9,7 +9,9 @@
    implied by the network (halo abundance convolved with the triweight scatter,
    DESIGN.md) against the target Schechter SMF in narrow bins, and the derivatives of
    the two with respect to theta (the target's are the analytic Schechter derivatives,
-   zero for the scatter), with the regression term kept.
+   zero for the scatter), with the regression term kept as a weak anchor
+   (``regression_weight``: the regression loss is ~10^3 in its units, the SMF loss
+   ~10^-4 in dex^2).
 
 Run ``python -m diffsham.shamnet.train --help`` or ``diffsham train-shamnet``.
 """
@@ -32,7 +34,7 @@ from ..sham.shmf import DEFAULT_HALO_GRID
 from ..sham.smf import schechter_log_phi
 from ..sham.solver import DEFAULT_SOLVER_CONFIG, solve_sham, zero_scatter_log_sm
 from .io import load_shamnet, save_shamnet
-from .network import ShamNet, _scaled_inputs, init_mlp, mlp
+from .network import ShamNet, correction, init_mlp
 from .validation import log_smf_errors_and_jacobian, sample_theta, smf_accuracy
 
 __all__ = ("TrainConfig", "train_shamnet", "solver_targets", "main")
@@ -54,10 +56,12 @@ class TrainConfig(dict):
         lr_final=1e-5,
         hidden=(48, 48, 48),
         grad_weight=0.1,
+        regression_weight=1e-7,
         checkpoint_every=500,
         n_valid=64,
         logmh_lo=10.0,
         logmh_hi=16.5,
+        init_from="",
     )
 
     def __init__(self, **kw):
@@ -155,17 +159,23 @@ _MU_SCALE = 1e-3  # dex: regression residuals are measured in units of this
 _JAC_SCALE = 1e-2
 
 
-def _regression_loss_one(weights, bounds, theta, logmh, corr_target, jac_target, cell_weight):
+def _regression_loss_one(weights, bounds, theta, mu0, jac0, corr_target, jac_target, cell_weight):
     """Squared error of the MLP correction and its theta-Jacobian against the solver's
     at a subset of halo cells (the exact zero-scatter part is subtracted from the
-    targets once, beforehand). The MLP is a function of log Mpeak, so it is evaluated
-    at the cells directly: a random subset per step is as good as all and far cheaper."""
+    targets once, beforehand). A random subset of cells per step is as good as all and
+    far cheaper. The MLP's input mu0 depends on theta too: its Jacobian jac0 enters
+    through a JVP, exactly as in the full prediction."""
 
-    def corr(t):
-        return mlp(weights, _scaled_inputs(bounds, t, logmh))[:, 0]
+    def corr(t, m):
+        return correction(weights, bounds, t, m)
 
-    r_mu = (corr(theta) - corr_target) / _MU_SCALE
-    r_jac = (jax.jacfwd(corr)(theta) - jac_target) / _JAC_SCALE
+    def corr_jvp(tangent):
+        return jax.jvp(corr, (theta, mu0), (tangent, jac0 @ tangent))[1]
+
+    r_mu = (corr(theta, mu0) - corr_target) / _MU_SCALE
+    jac = jax.vmap(corr_jvp, out_axes=1)(jnp.eye(theta.shape[0]))
+    # relative for large derivatives: at the flat faint end of the SMF they reach ~10^3
+    r_jac = (jac - jac_target) / (_JAC_SCALE * (1.0 + jnp.abs(jac_target)))
     w = cell_weight / jnp.sum(cell_weight)
     return jnp.sum(w * r_mu**2) + jnp.sum(w[:, None] * r_jac**2) / 5.0
 
@@ -179,15 +189,17 @@ def _zero_scatter_and_jacobian(thetas):
 
 
 def correction_targets(thetas, mu, jac):
-    """Solver SMHM minus exact zero-scatter matching: what the MLP must learn."""
-    corr, jcorr, weights = [], [], []
+    """Solver SMHM minus exact zero-scatter matching: what the MLP must learn.
+
+    Returns mu0, its theta-Jacobian, the correction, its theta-Jacobian and the cell
+    weights, each with the leading shape (n_theta, n_cells)."""
+    out = [[] for _ in range(5)]
     for start in range(0, len(thetas), 256):
         sl = slice(start, start + 256)
-        mu0, jac0 = _zero_scatter_and_jacobian(jnp.asarray(thetas[sl]))
-        corr.append(mu[sl] - np.asarray(mu0))
-        jcorr.append(jac[sl] - np.asarray(jac0))
-        weights.append(np.asarray(_cell_weights(mu[sl])))
-    return (jnp.asarray(np.concatenate(x)) for x in (corr, jcorr, weights))
+        mu0, jac0 = (np.asarray(x) for x in _zero_scatter_and_jacobian(jnp.asarray(thetas[sl])))
+        for lst, x in zip(out, (mu0, jac0, mu[sl] - mu0, jac[sl] - jac0, _cell_weights(mu[sl]))):
+            lst.append(np.asarray(x))
+    return tuple(jnp.asarray(np.concatenate(x)) for x in out)
 
 
 def _smf_loss_one(weights, bounds, theta, grad_weight):
@@ -196,20 +208,21 @@ def _smf_loss_one(weights, bounds, theta, grad_weight):
 
 
 def _cell_weights(mu):
-    # Cells whose galaxies fall far below the SMF range (log M* < 7) barely matter
-    return jnp.where(mu > 7.0, 1.0, 0.01)
+    # Cells whose galaxies fall below the fitted SMF range (log M* < 8) barely matter;
+    # there the flat faint end makes <log M*> and its derivatives large and erratic
+    return jnp.where(mu > 8.0, 1.0, jnp.where(mu > 7.0, 1e-2, 1e-4))
 
 
 _N_CELLS_PER_STEP = 64
 
 
-def _regression_batch(key, batch, corr, jcorr, cell_w):
+def _regression_batch(key, batch, targets):
     """Random theta (rows) and, for each, random halo cells of the solver targets."""
     k1, k2 = jax.random.split(key)
-    rows = jax.random.randint(k1, (batch,), 0, corr.shape[0])
-    cells = jax.random.randint(k2, (batch, _N_CELLS_PER_STEP), 0, corr.shape[1])
-    take = lambda a: a[rows[:, None], cells]  # noqa: E731
-    return rows, DEFAULT_HALO_GRID.logmh[cells], take(corr), take(jcorr), take(cell_w)
+    n_theta, n_cells = targets[0].shape[:2]
+    rows = jax.random.randint(k1, (batch,), 0, n_theta)
+    cells = jax.random.randint(k2, (batch, _N_CELLS_PER_STEP), 0, n_cells)
+    return rows, *(a[rows[:, None], cells] for a in targets)
 
 
 def _make_regression_step(optimizer, bounds):
@@ -277,9 +290,9 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
     def make_net(weights, step_done, metrics=None):
         meta = dict(
             version=__version__,
-            architecture=dict(sizes=list(sizes), activation="tanh", output="mu0 + MLP"),
+            architecture=dict(sizes=list(sizes), activation="tanh", output="mu0 + MLP(theta, mu0)"),
             shmf="Bolshoi-Planck fit, z=0 (diffsham.sham.shmf.log_ncum_bpl)",
-            inputs=["logphi", "alpha", "logmc", "s_lo", "s_hi", "logmpeak"],
+            inputs=["logphi", "alpha", "logmc", "s_lo", "s_hi", "logmpeak (through mu0)"],
             units="h=1: M* in Msun/h^2, Mpeak in Msun/h, phi* in h^3 Mpc^-3",
             train_config=json.loads(json.dumps(config)),
             step=int(step_done),
@@ -288,6 +301,9 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
         return ShamNet(weights, theta_lo, theta_hi, config["logmh_lo"], config["logmh_hi"], meta)
 
     weights, start = init_mlp(k_init, sizes), 0
+    if config["init_from"]:
+        weights = load_shamnet(config["init_from"]).weights
+        print(f"starting from the weights in {config['init_from']}")
     ckpt = os.path.join(outdir, "shamnet_checkpoint.h5")
     if resume and os.path.exists(ckpt):
         prev = load_shamnet(ckpt)
@@ -298,7 +314,7 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
     thetas, mu, jac, resid = solver_targets(config, outdir, progress)
     print(f"solver targets: {len(thetas)} theta; SMF residual over 8.7-11.7 median "
           f"{np.median(resid):.1e}, {np.mean(resid <= 1e-3):.0%} within 1e-3 dex")
-    corr, jcorr, cell_w = correction_targets(thetas, mu, jac)
+    targets = correction_targets(thetas, mu, jac)
     thetas = jnp.asarray(thetas)
 
     def schedule_for(n, offset):
@@ -319,10 +335,10 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
         if stage == 0:
             step = _make_regression_step(optimizer, bounds)
         else:
-            step = _make_smf_step(optimizer, bounds, config["grad_weight"], 1e-4)
+            step = _make_smf_step(optimizer, bounds, config["grad_weight"], config["regression_weight"])
         for i in range(max(start, first), last):
             k = jax.random.fold_in(key, i)
-            rows, *reg = _regression_batch(k, config["regression_batch"], corr, jcorr, cell_w)
+            rows, *reg = _regression_batch(k, config["regression_batch"], targets)
             if stage == 0:
                 weights, opt_state, loss = step(weights, opt_state, thetas[rows], *reg)
             else:
