@@ -21,7 +21,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import machine, median_time, print_json_line  # noqa: E402
 
 from diffsham.shamnet import load_shamnet  # noqa: E402
-from diffsham.shamnet.network import _bounds, correction, interp_mean_log_sm  # noqa: E402
+from diffsham.shamnet.network import _bounds, _value_and_jacobian, correction  # noqa: E402
 from diffsham.shamnet.validation import sample_theta, smf_accuracy, smhm_accuracy_vs_solver  # noqa: E402
 from diffsham.sham.solver import zero_scatter_log_sm  # noqa: E402
 from diffsham.sham.smf import schechter_log_phi  # noqa: E402
@@ -56,10 +56,8 @@ def main():
     theta = jnp.asarray(net.theta_lo + 0.5 * (net.theta_hi - net.theta_lo))
     bounds = _bounds(net)
 
-    @jax.jit
     def grid_value_and_jac(theta):
-        f = lambda t: interp_mean_log_sm(net.weights, bounds, t, logmh)  # noqa: E731
-        return jax.jvp(f, (theta,), (jnp.zeros_like(theta),))[0], jax.jacfwd(f)(theta)
+        return _value_and_jacobian(net.weights, bounds, theta, logmh)
 
     grid = halo_grid_from_model()
 
@@ -70,7 +68,8 @@ def main():
             mu0 = jnp.interp(logmh, grid.logmh, zero_scatter_log_sm(schechter_log_phi, tuple(t[:3]), grid))
             return mu0 + correction(net.weights, bounds, t, mu0)
 
-        return f(theta), jax.jacfwd(f)(theta)
+        jac, mu = jax.jacfwd(lambda t: (f(t), f(t)), has_aux=True)(theta)
+        return mu, jac
 
     t_grid = median_time(grid_value_and_jac, theta)
     t_peer = median_time(per_halo_value_and_jac, theta, n_repeat=3)
