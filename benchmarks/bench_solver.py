@@ -9,7 +9,6 @@ import sys
 
 import jax
 import numpy as np
-from jax import numpy as jnp
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import machine, median_time, print_json_line  # noqa: E402

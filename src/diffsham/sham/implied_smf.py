@@ -6,7 +6,6 @@ DESIGN.md, written as a sum over halo-mass cells so that a model SHMF and a cata
 histogram are treated identically.
 """
 from jax import jit
-from jax import numpy as jnp
 
 from .kernels import triweight_bin_weight, triweight_pdf
 

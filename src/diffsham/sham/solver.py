@@ -27,7 +27,7 @@ from jax import numpy as jnp
 
 from .implied_smf import implied_smf, implied_smf_jacobians
 from .scatter import scatter_sigma
-from .shmf import DEFAULT_HALO_GRID, HaloGrid
+from .shmf import DEFAULT_HALO_GRID
 from .smf import cumulative_number_density, schechter_log_phi, smf_in_bins
 from .spline import SplineKnots, design_matrix, n_coeffs
 

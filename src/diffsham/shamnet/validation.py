@@ -16,7 +16,6 @@ from .network import _GRID, mean_log_sm_on_grid, sigma_on_grid
 __all__ = (
     "EVAL_SM_EDGES",
     "sample_theta",
-    "log_smf_pred_and_target",
     "log_smf_errors_and_jacobian",
     "smf_accuracy",
     "smhm_accuracy_vs_solver",
@@ -30,14 +29,6 @@ def sample_theta(key, n, theta_lo, theta_hi):
     """Parameters drawn uniformly in the box [theta_lo, theta_hi], shape (n, 5)."""
     u = jax.random.uniform(key, (n, len(theta_lo)))
     return jnp.asarray(theta_lo) + u * (jnp.asarray(theta_hi) - jnp.asarray(theta_lo))
-
-
-def log_smf_pred_and_target(weights, bounds, theta, sm_edges, halo_grid=_GRID):
-    """log10 SMF implied by SHAMNet and the target Schechter SMF, each shape (n_bins, )."""
-    mu = mean_log_sm_on_grid(weights, bounds, theta, halo_grid)
-    phi = implied_smf(mu, sigma_on_grid(theta, halo_grid), halo_grid.dn, sm_edges)
-    target = smf_in_bins(schechter_log_phi, sm_edges, *theta[:3])
-    return jnp.log10(jnp.maximum(phi, 1e-300)), jnp.log10(target)
 
 
 def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRID):
