@@ -26,6 +26,7 @@ from jax import lax
 from jax import numpy as jnp
 
 from .implied_smf import implied_smf, implied_smf_jacobians
+from .params import ShamParams
 from .scatter import scatter_sigma
 from .shmf import DEFAULT_HALO_GRID
 from .smf import cumulative_number_density, schechter_log_phi, smf_in_bins
@@ -264,7 +265,7 @@ def _check_params(params):
         values = np.asarray(params, dtype=float)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return
-    names = ("logphi", "alpha", "logmc", "s_lo", "s_hi")
+    names = ShamParams._fields
     bad = [n for n, v in zip(names, values) if not np.isfinite(v)]
     if bad:
         raise ValueError(f"SHAM parameters {bad} are NaN or infinite: {dict(zip(names, values))}")

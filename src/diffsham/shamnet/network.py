@@ -7,8 +7,9 @@ SHAMNet predicts the scatter correction to zero-scatter abundance matching,
 for the Bolshoi-Planck SHMF at z = 0. mu0 is exact and cheap (one cumulative integral
 of the Schechter SMF and an interpolation), so the network only learns the correction,
 and it sees halo mass through mu0: the correction is smooth on ~0.1-dex scales of
-stellar mass, which at the steep low-mass end of the SMHM is ~0.01 dex of Mpeak. The activation is tanh (C-infinity): the SMF depends on d<log M*>/d log Mpeak
-and samplers differentiate that again.
+stellar mass, which at the steep low-mass end of the SMHM is ~0.01 dex of Mpeak.
+The activation is tanh (C-infinity): the SMF depends on d<log M*>/d log Mpeak and
+samplers differentiate that again.
 
 Predictions are always made on the network's grid of log Mpeak (0.01 dex) and
 interpolated, so the cost does not grow with the number of halos.
@@ -20,6 +21,7 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
+from ..sham.params import ShamParams
 from ..sham.scatter import scatter_sigma
 from ..sham.shmf import DEFAULT_HALO_GRID
 from ..sham.smf import schechter_log_phi
@@ -35,9 +37,6 @@ __all__ = (
     "check_domain",
     "DomainError",
 )
-
-N_THETA = 5  # (logphi, alpha, logmc, s_lo, s_hi)
-
 
 class DomainError(ValueError):
     """Inputs outside the domain SHAMNet was trained on."""
@@ -132,7 +131,7 @@ def check_domain(net, theta, logmh=None, strict=False):
         logmh = None if logmh is None else np.asarray(logmh, dtype=float)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return
-    names = ("logphi", "alpha", "logmc", "s_lo", "s_hi")
+    names = ShamParams._fields
     problems = []
     if not np.all(np.isfinite(theta)):
         raise DomainError(f"SHAMNet parameters contain NaN or infinity: {theta}")

@@ -292,7 +292,7 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
             version=__version__,
             architecture=dict(sizes=list(sizes), activation="tanh", output="mu0 + MLP(theta, mu0)"),
             shmf="Bolshoi-Planck fit, z=0 (diffsham.sham.shmf.log_ncum_bpl)",
-            inputs=["logphi", "alpha", "logmc", "s_lo", "s_hi", "logmpeak (through mu0)"],
+            inputs=[*ShamParams._fields, "logmpeak (through mu0)"],
             units="h=1: M* in Msun/h^2, Mpeak in Msun/h, phi* in h^3 Mpc^-3",
             train_config=json.loads(json.dumps(config)),
             step=int(step_done),
