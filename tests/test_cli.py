@@ -23,3 +23,23 @@ def test_unknown_training_setting_is_named():
                          capture_output=True, text=True, timeout=300)
     assert run.returncode != 0
     assert "--n-stepz" in run.stderr
+
+
+def test_catalog_make_and_info(tmp_path):
+    path = tmp_path / "cat.h5"
+    run = subprocess.run([sys.executable, "-m", "diffsham", "catalog", "make", "--lbox", "40", "--logmpeak-min",
+                          "11.5", "--n-grid", "32", "--out", str(path)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    made = json.loads(run.stdout.strip().splitlines()[-1])
+    assert made["has_delta_sigma"] and made["n_halos"] > 100 and path.exists()
+    plot = tmp_path / "mf.png"
+    run = subprocess.run([sys.executable, "-m", "diffsham", "catalog", "info", str(path), "--plot", str(plot)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    assert info["n_halos"] == made["n_halos"] and plot.stat().st_size > 10_000
+    first = info["abundance_vs_bolshoi_planck"][0]
+    assert first["counts"] == int(round(first["n_measured"] * 40.0**3))
+    run = subprocess.run([sys.executable, "-m", "diffsham", "catalog", "info", str(tmp_path / "nope.h5")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "nope.h5: no such file" in run.stderr

@@ -1,4 +1,4 @@
-"""Command line: ``diffsham demo`` and ``diffsham train-shamnet``."""
+"""Command line: ``diffsham demo``, ``diffsham train-shamnet``, ``diffsham catalog make|info``."""
 import argparse
 import sys
 
@@ -12,6 +12,7 @@ def main(argv=None):
     demo = sub.add_parser("demo", help="SMHM and implied SMF for the default parameters")
     demo.add_argument("--outdir", default="out/demo")
     sub.add_parser("train-shamnet", help="train SHAMNet (see --help of the subcommand)", add_help=False)
+    sub.add_parser("catalog", help="halo catalogs: `catalog make`, `catalog info PATH`", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         from .demo import run_demo
@@ -21,6 +22,10 @@ def main(argv=None):
         from .shamnet.train import main as train_main
 
         train_main(rest)
+    elif args.command == "catalog":
+        from .catalog.cli import main as catalog_main
+
+        catalog_main(rest)
 
 
 if __name__ == "__main__":
