@@ -1,5 +1,6 @@
 """The command line: `diffsham demo` writes its results; bad arguments are named."""
 import json
+import os
 import subprocess
 import sys
 
@@ -8,14 +9,23 @@ import numpy as np
 
 def test_demo_writes_results_whose_solver_smf_matches_the_target(tmp_path):
     out = tmp_path / "demo"
-    run = subprocess.run([sys.executable, "-m", "diffsham", "demo", "--outdir", str(out)],
-                         capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, DIFFSHAM_CACHE=str(tmp_path / "cache"))
+    run = subprocess.run([sys.executable, "-m", "diffsham", "demo", "--outdir", str(out), "--lbox", "100",
+                          "--logmpeak-min", "11.8"], capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr
     res = json.loads((out / "demo.json").read_text())
     assert (out / "demo.png").stat().st_size > 10_000
     ratio = np.log10(np.array(res["smf_solver"]) / np.array(res["smf_target"]))
     assert np.abs(ratio).max() < 1e-3
     assert np.all(np.diff(res["mean_log_sm_solver"]) > 0)
+    cat = json.loads((out / "catalog_predictions.json").read_text())
+    wp = np.array(cat["wp"])
+    assert wp.shape == (3, 15) and np.all(np.isfinite(wp))
+    assert np.all(wp[:, :5] > wp[:, 10:].max())  # clustering falls with separation
+    # heavier galaxies live in heavier halos: larger DeltaSigma at 1 Mpc/h
+    ds = np.array(cat["delta_sigma"])
+    assert np.all(np.diff(ds[:, 9]) > 0)
+    assert (out / "catalog_predictions.png").stat().st_size > 10_000
 
 
 def test_unknown_training_setting_is_named():

@@ -11,6 +11,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="SMHM and implied SMF for the default parameters")
     demo.add_argument("--outdir", default="out/demo")
+    demo.add_argument("--lbox", type=float, default=250.0, help="box of the synthetic catalog [Mpc/h]")
+    demo.add_argument("--logmpeak-min", type=float, default=11.0, help="lightest object [log Msun/h]")
+    demo.add_argument("--no-catalog", action="store_true", help="skip the predictions from the catalog")
     sub.add_parser("train-shamnet", help="train SHAMNet (see --help of the subcommand)", add_help=False)
     sub.add_parser("catalog", help="halo catalogs: `catalog make`, `catalog info PATH`", add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -18,6 +21,11 @@ def main(argv=None):
         from .demo import run_demo
 
         run_demo(args.outdir)
+        if not args.no_catalog:
+            from .catalog import SyntheticConfig
+            from .demo_catalog import run_catalog_demo
+
+            run_catalog_demo(args.outdir, SyntheticConfig(lbox=args.lbox, logmpeak_min=args.logmpeak_min))
     elif args.command == "train-shamnet":
         from .shamnet.train import main as train_main
 

@@ -23,6 +23,7 @@ import functools
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..checks import check_positions, check_radial_edges
 from .cosmology import BOLSHOI_PLANCK, r200m, rho_mean, tinker10_bias, xi_linear
 
 __all__ = ("DEFAULT_DS_RP_EDGES", "annulus_mean_delta_sigma", "delta_sigma_from_particles", "nfw_sigma",
@@ -81,13 +82,9 @@ def delta_sigma_from_particles(halo_positions, particle_positions, particle_mass
     -------
     delta_sigma : ndarray of shape (n_halos, n_rp) [h Msun/pc^2]
     """
-    halos = _check_points(halo_positions, lbox, "halo_positions")
-    ptcl = _check_points(particle_positions, lbox, "particle_positions")
-    edges = np.asarray(rp_edges, dtype=float)
-    if edges.ndim != 1 or edges.size < 2 or edges[0] <= 0 or np.any(np.diff(edges) <= 0):
-        raise ValueError("rp_edges must be a 1-d, positive, strictly increasing array of length >= 2")
-    if edges[-1] >= lbox / 2:
-        raise ValueError(f"the largest rp edge {edges[-1]:g} must be smaller than half the box ({lbox / 2:g})")
+    halos = check_positions(halo_positions, lbox, "halo_positions")
+    ptcl = check_positions(particle_positions, lbox, "particle_positions")
+    edges = check_radial_edges(rp_edges, lbox, allow_zero=False)
     mass = np.broadcast_to(np.asarray(particle_mass, dtype=float), (ptcl.shape[0],))
     if not np.all(np.isfinite(mass)) or np.any(mass < 0):
         raise ValueError("particle_mass must be finite and non-negative")
@@ -123,17 +120,6 @@ def delta_sigma_from_particles(halo_positions, particle_positions, particle_mass
         out[start:start + chunk_size] = acc
     area = np.pi * (edges[1:] ** 2 - edges[:-1] ** 2)
     return out / area / PC2_PER_MPC2
-
-
-def _check_points(pos, lbox, name):
-    pos = np.asarray(pos, dtype=float)
-    if pos.ndim != 2 or pos.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (n, 3), got {pos.shape}")
-    if not np.all(np.isfinite(pos)):
-        raise ValueError(f"{name} has NaN or infinite values")
-    if np.any((pos < 0) | (pos >= lbox)):
-        raise ValueError(f"{name} has points outside the box [0, {lbox:g})")
-    return pos
 
 
 def _nfw_scale(logm, conc, cosmology):
