@@ -32,9 +32,10 @@ train-shamnet: $(STAMP)
 catalog: $(STAMP)
 	$(PY) -m diffsham catalog make
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_shamnet.py
 	$(PY) benchmarks/bench_solver.py
+	$(PY) benchmarks/bench_stats.py
 
 clean:
 	rm -rf $(VENV) out
