@@ -12,7 +12,8 @@ def main(argv=None):
     demo = sub.add_parser("demo", help="SMHM and implied SMF for the default parameters")
     demo.add_argument("--outdir", default="out/demo")
     demo.add_argument("--lbox", type=float, default=250.0, help="box of the synthetic catalog [Mpc/h]")
-    demo.add_argument("--logmpeak-min", type=float, default=11.0, help="lightest object [log Msun/h]")
+    demo.add_argument("--logmpeak-min", type=float, default=11.5,
+                      help="lightest object [log Msun/h]; 11.5 keeps the first tabulation to about a minute")
     demo.add_argument("--no-catalog", action="store_true", help="skip the predictions from the catalog")
     sub.add_parser("train-shamnet", help="train SHAMNet (see --help of the subcommand)", add_help=False)
     sub.add_parser("catalog", help="halo catalogs: `catalog make`, `catalog info PATH`", add_help=False)

@@ -17,17 +17,18 @@ from .sham.params import DEFAULT_SHAM_PARAMS
 
 __all__ = ("run_catalog_demo", "DEMO_SM_BINS")
 
-DEMO_SM_BINS = np.array([[9.8, 10.3], [10.3, 10.8], [10.8, 11.3]])
+# complete for the default catalog (log Mpeak >= 11.5): galaxies above 10.2 come from heavier halos
+DEMO_SM_BINS = np.array([[10.2, 10.6], [10.6, 11.0], [11.0, 11.4]])
 
 
-def run_catalog_demo(outdir="out/demo", config=SyntheticConfig(), params=DEFAULT_SHAM_PARAMS):
+def run_catalog_demo(outdir="out/demo", config=SyntheticConfig(logmpeak_min=11.5), params=DEFAULT_SHAM_PARAMS):
     """Predict the data vector from the synthetic catalog; returns a dict of results."""
     os.makedirs(outdir, exist_ok=True)
     t0 = time.time()
     cat = load_synthetic_catalog(config)
     t_catalog = time.time() - t0
     print(f"\ncatalog: {cat.n_halos} objects in a {cat.lbox:g} Mpc/h box ({t_catalog:.1f} s)")
-    smf_bins = np.stack([np.linspace(9.8, 11.5, 18), np.linspace(9.9, 11.6, 18)], axis=1)
+    smf_bins = np.stack([np.linspace(10.2, 11.5, 14), np.linspace(10.3, 11.6, 14)], axis=1)
     t0 = time.time()
     model = make_forward_model(cat, smf_bins, DEMO_SM_BINS, DEMO_SM_BINS, DEFAULT_RP_EDGES, DEFAULT_PI_MAX)
     theta = jnp.asarray(params)
