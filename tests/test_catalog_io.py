@@ -23,6 +23,16 @@ def _halotools_columns(cols):
     return {(k if k.startswith("halo_") else "halo_" + k): v for k, v in cols.items()}
 
 
+def _write_table(path, cols):
+    """A minimal halotools-style file: a compound table at 'data' and the Lbox attribute."""
+    arr = np.zeros(len(cols["halo_x"]), dtype=[(k, v.dtype) for k, v in cols.items()])
+    for k, v in cols.items():
+        arr[k] = v
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=arr)
+        f.attrs["Lbox"] = LBOX
+
+
 def _catalog(cols):
     return validate_catalog(HaloCatalog(
         x=cols["x"], y=cols["y"], z=cols["z"], vx=cols["vx"], vy=cols["vy"], vz=cols["vz"],
@@ -147,12 +157,7 @@ def test_bad_halotools_input_is_named(tmp_path, problem, match):
     elif problem == "missing":
         del cols["halo_z"]
     path = str(tmp_path / f"{problem}.hdf5")
-    arr = np.zeros(len(cols["halo_x"]), dtype=[(k, v.dtype) for k, v in cols.items()])
-    for k, v in cols.items():
-        arr[k] = v
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=arr)
-        f.attrs["Lbox"] = LBOX
+    _write_table(path, cols)
     with pytest.raises(CatalogError, match=match) as err:
         read_halotools_cache(path)
     assert path in str(err.value)
@@ -162,12 +167,7 @@ def test_wrap_is_explicit(tmp_path):
     cols = _halotools_columns(_columns())
     cols["halo_x"][0] = LBOX  # finders sometimes write the upper edge
     path = str(tmp_path / "edge.hdf5")
-    arr = np.zeros(len(cols["halo_x"]), dtype=[(k, v.dtype) for k, v in cols.items()])
-    for k, v in cols.items():
-        arr[k] = v
-    with h5py.File(path, "w") as f:
-        f.create_dataset("data", data=arr)
-        f.attrs["Lbox"] = LBOX
+    _write_table(path, cols)
     with pytest.raises(CatalogError, match="outside"):
         read_halotools_cache(path)
     assert read_halotools_cache(path, wrap=True).x[0] == 0.0
