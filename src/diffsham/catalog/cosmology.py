@@ -5,6 +5,8 @@ sigma(M), the Tinker et al. (2010) large-scale halo bias, the growth rate, the m
 matter density, and virial radii for the 200m mass definition (Mpeak is treated as
 M200m for hosts).
 """
+import functools
+
 import numpy as np
 
 __all__ = ("BOLSHOI_PLANCK", "RHO_CRIT", "colossus_cosmology", "rho_mean", "r200m", "tinker10_bias",
@@ -16,12 +18,25 @@ RHO_CRIT = 2.77536627e11  # critical density today [h^2 Msun / Mpc^3]
 
 
 def colossus_cosmology(cosmology=BOLSHOI_PLANCK):
-    """A colossus Cosmology object for a dict with Om0, Ob0, h, ns, sigma8."""
+    """The colossus Cosmology for a dict with Om0, Ob0, h, ns, sigma8, made active.
+
+    Built once per parameter set: a new colossus Cosmology discards its sigma(R) and
+    correlation-function tables, which are the expensive part.
+    """
     from colossus.cosmology import cosmology as cc
 
-    params = dict(flat=True, H0=100.0 * cosmology["h"], Om0=cosmology["Om0"], Ob0=cosmology["Ob0"],
-                  sigma8=cosmology["sigma8"], ns=cosmology["ns"])
-    return cc.setCosmology("diffsham", **params, persistence="")
+    cosmo = _colossus_cosmology(tuple(float(cosmology[k]) for k in ("h", "Om0", "Ob0", "sigma8", "ns")))
+    cc.setCurrent(cosmo)
+    return cosmo
+
+
+@functools.lru_cache(maxsize=4)
+def _colossus_cosmology(key):
+    from colossus.cosmology import cosmology as cc
+
+    h, om0, ob0, sigma8, ns = key
+    return cc.Cosmology("diffsham", flat=True, H0=100.0 * h, Om0=om0, Ob0=ob0, sigma8=sigma8, ns=ns,
+                        persistence="")
 
 
 def rho_mean(cosmology=BOLSHOI_PLANCK):

@@ -190,9 +190,10 @@ def _place_hosts(rng, logm, field, lbox, redshift, cosmology):
     sigma2 = flat.var()
     pos = np.empty((logm.size, 3))
     bins = np.floor(logm / 0.05).astype(np.int64)
-    for b in np.unique(bins):
+    unique_bins = np.unique(bins)
+    biases = np.atleast_1d(tinker10_bias((unique_bins + 0.5) * 0.05, redshift, cosmology))
+    for b, bias in zip(unique_bins, biases):
         sel = np.nonzero(bins == b)[0]
-        bias = float(tinker10_bias((b + 0.5) * 0.05, redshift, cosmology))
         cdf = np.cumsum(np.exp(bias * flat - 0.5 * bias**2 * sigma2))
         cells = np.minimum(np.searchsorted(cdf, rng.random(sel.size) * cdf[-1]), flat.size - 1)
         ijk = np.stack(np.unravel_index(cells, (n, n, n)), axis=1)
