@@ -1,54 +1,46 @@
-"""Weighted pair counts in (rp, |pi| < pi_max) for a periodic box, in JAX, with a cheap gradient.
+"""Weighted pair counts in (rp, |pi| < pi_max) for a periodic box, differentiable in the weights.
 
 For weights w of shape (n_points, n_w) (one column per stellar-mass bin) this computes
 
-    DD[k, b] = sum over unordered pairs i != j with rp_ij in bin k and |pi_ij| < pi_max of w_ib w_jb
+    DD[k, b] = 1/2 sum over i != j with rp_ij in bin k and |pi_ij| < pi_max of w_ib w_jb
 
-with the line of sight along z. Points are binned once into a grid of cells of side
-(rp_max, rp_max, pi_max) / subdivide, padded to the largest occupancy (``CellLists``,
-built in NumPy: positions never change during inference). Each cell is paired with all
-its neighbour cells in one dense block, and the pair binning is done with cumulative
-masks M_e = [rp^2 < e_e^2, |pi| < pi_max] contracted with the weights by products that
-run at BLAS speed on a CPU and unchanged on a GPU.
+(unordered pairs, line of sight z) from the per-point neighbour sums
 
-Derivatives have a custom rule, linear in the weight tangents, that JAX transposes for
-reverse mode: the cotangent of w_ib is sum_j w_jb g[k(i, j), b], and a gradient costs
-one more pass over the pairs whatever the number of model parameters. The same rule
-gives forward mode (a Jacobian in a few parameters in one batched pass).
+    S_i[k, b] = sum over j != i with rp_ij in bin k and |pi_ij| < pi_max of w_jb,
+
+as DD = 1/2 sum_i w_i S_i. Because DD is quadratic and symmetric, dDD/dw_ib = S_i[k, b]:
+the pass that gives the value gives every derivative too. The custom JVP rule is
+linear in the weight tangents, JAX transposes it for reverse mode (cotangent of w_ib =
+sum_k g[k, b] S_i[k, b]), and a gradient costs no second pass over the pairs whatever
+the number of model parameters.
+
+Two backends count the same pairs:
+
+- ``"numba"``: a compiled cell-list loop over ``SortedCells`` (``pair_kernels``), called
+  from JAX through ``jax.pure_callback``. The fast choice on a CPU.
+- ``"jax"``: dense blocks of cells in pure JAX (``pair_counts_jax``), which runs
+  unchanged on a GPU.
+
+``"auto"`` picks numba when JAX's default backend is the CPU. The neighbour sums are also
+the unit of work to split across processes: ``neighbour_sums(..., rows=...)`` for the
+rows a process owns gives its share of DD (1/2 sum over its rows of w_i S_i) and the
+exact derivative of the total DD with respect to its own weights (S_i).
 """
 from functools import partial
-from typing import NamedTuple
 
+import jax
 import numpy as np
-from jax import custom_jvp, jit, lax
 from jax import numpy as jnp
 
 from ..checks import check_positions, check_radial_edges
+from .cells import SortedCells, sort_into_cells
+from .pair_counts_jax import CellLists, build_cell_lists, weighted_pair_counts_jax
+from .pair_kernels import neighbour_sums_kernel
 
-__all__ = ("CellLists", "cell_grid", "build_cell_lists", "check_pair_count_args", "weighted_pair_counts",
-           "weights_to_cells")
+__all__ = ("BACKENDS", "check_pair_count_args", "resolve_backend", "pair_cells", "neighbour_sums",
+           "weighted_pair_counts")
 
-
-class CellLists(NamedTuple):
-    """Points grouped by cell, padded to a common capacity.
-
-    Attributes
-    ----------
-    pos : ndarray of shape (n_cells + 1, cap, 3)
-        Positions; padding slots hold copies of a real point but get zero weight. The
-        last cell is empty (padding for the neighbour groups).
-    index : ndarray of shape (n_cells + 1, cap)
-        Row of each slot in the original arrays; -1 for padding.
-    neighbours : ndarray of shape (n_cells, n_groups, group)
-        The distinct cells within ``subdivide`` cells in each direction (periodic),
-        itself included, in groups; the empty cell pads the last group.
-    lbox : float
-    """
-
-    pos: np.ndarray
-    index: np.ndarray
-    neighbours: np.ndarray
-    lbox: float
+BACKENDS = ("auto", "numba", "jax")
 
 
 def check_pair_count_args(pos, lbox, rp_edges, pi_max, weights=None):
@@ -66,139 +58,105 @@ def check_pair_count_args(pos, lbox, rp_edges, pi_max, weights=None):
     return pos, edges
 
 
-def cell_grid(pos, lbox, rp_max, pi_max, subdivide=2):
-    """Assign points to cells of side >= (rp_max, rp_max, pi_max) / subdivide.
-
-    Returns
-    -------
-    cell_id : ndarray of shape (n_points, )
-    n_cells : int
-    neighbours : ndarray of shape (n_cells, n_nbr)
-        The distinct cells within ``subdivide`` cells in each direction (periodic),
-        itself included: every pair closer than (rp_max, pi_max) lies in a cell and one
-        of its neighbours.
-    """
-    m = int(subdivide)
-    shape = np.array([max(int(lbox // (rp_max / m)), 1), max(int(lbox // (rp_max / m)), 1),
-                      max(int(lbox // (pi_max / m)), 1)])
-    ijk = np.minimum((np.asarray(pos) / lbox * shape).astype(np.int64), shape - 1)
-    cell_id = np.ravel_multi_index(ijk.T, shape)
-    n_cells = int(np.prod(shape))
-    grid = np.stack(np.unravel_index(np.arange(n_cells), shape), axis=1)
-    r = np.arange(-m, m + 1)
-    offsets = np.stack(np.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3)
-    nbr = np.ravel_multi_index(((grid[:, None, :] + offsets[None]) % shape).transpose(2, 0, 1), shape)
-    # with few cells along an axis the stencil wraps onto itself: keep each cell once
-    nbr = np.sort(nbr, axis=1)
-    dup = np.concatenate([np.zeros((n_cells, 1), bool), nbr[:, 1:] == nbr[:, :-1]], axis=1)
-    n_nbr = int((~dup).sum(axis=1).max())
-    neighbours = np.stack([row[~d][:n_nbr] for row, d in zip(nbr, dup)])
-    return cell_id, n_cells, neighbours
+def resolve_backend(backend):
+    """``"numba"`` or ``"jax"``; ``"auto"`` is numba on a CPU and JAX elsewhere."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown pair-count backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "auto":
+        return "numba" if jax.default_backend() == "cpu" else "jax"
+    return backend
 
 
-def build_cell_lists(pos, lbox, rp_max, pi_max, subdivide=2, n_edges=16, block_bytes=2**26):
-    """Group points into padded cells for the JAX pair counter (see ``cell_grid``).
+def pair_cells(pos, lbox, rp_edges, pi_max, backend="auto", subdivide=None):
+    """Check the inputs and bin the points once for ``weighted_pair_counts``.
 
     Parameters
     ----------
-    pos : ndarray of shape (n_points, 3), in [0, lbox)
-    lbox, rp_max, pi_max : float
+    pos : ndarray of shape (n_points, 3), in [0, lbox) [Mpc/h]
+    lbox : float [Mpc/h]
+    rp_edges : ndarray of shape (n_rp + 1, ) [Mpc/h]
+    pi_max : float [Mpc/h]
+    backend : {"auto", "numba", "jax"}
     subdivide : int, optional
-        Cells per search length. Smaller cells waste fewer distance evaluations.
-    n_edges, block_bytes : int, optional
-        Neighbour cells are processed in groups so that one block of masks
-        (n_edges x cap x group cap, float64) stays below ``block_bytes``.
+        Cells per search length (default 3 for numba, 2 for JAX, where a finer grid means
+        more padding).
 
     Returns
     -------
-    cells : CellLists
+    cells : SortedCells (numba) or CellLists (jax)
     """
-    pos = np.asarray(pos, dtype=float)
-    cid, n_cells, neighbours = cell_grid(pos, lbox, rp_max, pi_max, subdivide)
-    order = np.argsort(cid, kind="stable")
-    counts = np.bincount(cid, minlength=n_cells)
-    cap = max(int(counts.max()), 1)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(pos.shape[0]) - start[cid[order]]
-    index = np.full((n_cells, cap), -1, dtype=np.int64)
-    index[cid[order], slot] = order
-    # one extra, empty cell pads the neighbour groups
-    index = np.concatenate([index, np.full((1, cap), -1, dtype=np.int64)])
-    cell_pos = np.broadcast_to(pos[:1] if pos.shape[0] else np.zeros((1, 3)), (n_cells + 1, cap, 3)).copy()
-    cell_pos[cid[order], slot] = pos[order]
-    # neighbour cells go through a block in groups small enough for block_bytes
-    group = int(np.clip(block_bytes // (8 * n_edges * cap * cap), 1, neighbours.shape[1]))
-    n_groups = -(-neighbours.shape[1] // group)
-    padded = np.full((n_cells, n_groups * group), n_cells, dtype=np.int64)
-    padded[:, :neighbours.shape[1]] = neighbours
-    return CellLists(cell_pos, index, padded.reshape(n_cells, n_groups, group), float(lbox))
+    pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
+    if resolve_backend(backend) == "numba":
+        return sort_into_cells(pos, lbox, edges[-1], pi_max, subdivide or 3)
+    return build_cell_lists(pos, lbox, edges[-1], pi_max, subdivide or 2, n_edges=edges.size)
 
 
-def weights_to_cells(weights, index):
-    """Scatter per-point weights (n_points, n_w) into the cell layout (n_cells, cap, n_w), 0 in padding."""
-    w = jnp.take(weights, jnp.maximum(index, 0), axis=0)
-    return jnp.where((index >= 0)[..., None], w, 0.0)
+def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
+    """S_i[k, b] for the points ``rows`` (all by default), in NumPy (numba backend).
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_points, n_w)
+    cells : SortedCells
+        From ``pair_cells(..., backend="numba")`` with the same rp_edges and pi_max.
+    rp_edges : ndarray of shape (n_rp + 1, ) [Mpc/h]
+    pi_max : float [Mpc/h]
+    rows : ndarray of int, optional
+        Rows (in the original order) whose sums are wanted, for example the halos one
+        process owns. Every point stays a neighbour.
+
+    Returns
+    -------
+    sums : ndarray of shape (n_rows, n_rp, n_w)
+    """
+    if not isinstance(cells, SortedCells):
+        raise TypeError("neighbour_sums needs the numba cells: pair_cells(..., backend='numba')")
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[0] != cells.pos.shape[0]:
+        raise ValueError(f"weights must have shape (n_points={cells.pos.shape[0]}, n_w), got {w.shape}")
+    rank = np.empty_like(cells.order)
+    rank[cells.order] = np.arange(cells.order.size)
+    if rows is None:
+        sorted_rows = np.arange(cells.order.size)
+    else:
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= cells.order.size)):
+            raise ValueError(f"rows must be a 1-d array of indices in [0, {cells.order.size})")
+        sorted_rows = rank[rows]
+    edges2 = np.asarray(rp_edges, dtype=float) ** 2
+    sums = neighbour_sums_kernel(cells.pos, np.ascontiguousarray(w[cells.order]), sorted_rows, cells.cell,
+                                 cells.starts, cells.counts, cells.neighbours, edges2, float(pi_max), cells.lbox)
+    if rows is None:
+        return sums[rank]
+    return sums
 
 
-def _cumulative_masks(xi, xj, idx_i, idx_j, edges2, pi_max, lbox):
-    """(n_edges, ci, cj) masks [rp^2 < e^2 and |pi| < pi_max and i != j], as floats."""
-    d = xj[None, :, :] - xi[:, None, :]
-    d = d - lbox * jnp.round(d / lbox)
-    rp2 = d[..., 0] ** 2 + d[..., 1] ** 2
-    ok = (jnp.abs(d[..., 2]) < pi_max) & (idx_i[:, None] != idx_j[None, :])
-    return ((rp2[None] < edges2[:, None, None]) & ok[None]).astype(xi.dtype)
+class _NumbaPairs:
+    """The static inputs of the numba callback; hashed by identity for ``custom_jvp``."""
+
+    def __init__(self, cells, rp_edges, pi_max):
+        self.cells, self.rp_edges, self.pi_max = cells, np.asarray(rp_edges, dtype=float), float(pi_max)
+
+    def sums(self, weights):
+        w = jnp.asarray(weights)
+        shape = jax.ShapeDtypeStruct((w.shape[0], self.rp_edges.size - 1, w.shape[1]), w.dtype)
+
+        def host(w_np):
+            return neighbour_sums(w_np, self.cells, self.rp_edges, self.pi_max).astype(w_np.dtype)
+
+        return jax.pure_callback(host, shape, w, vmap_method="sequential")
 
 
-def _cell_products(c, pos, index, neighbours, w_cells, edges2, pi_max, lbox):
-    """G[e, i, b] = sum_j M_e[i, j] w_jb for the points i of cell c and all j in its neighbours."""
-    def body(acc, nbr):
-        masks = _cumulative_masks(pos[c], pos[nbr].reshape(-1, 3), index[c], index[nbr].reshape(-1), edges2,
-                                  pi_max, lbox)
-        return acc + jnp.einsum("eij,jb->eib", masks, w_cells[nbr].reshape(-1, w_cells.shape[-1])), None
-
-    init = jnp.zeros((edges2.shape[0], pos.shape[1], w_cells.shape[-1]), w_cells.dtype)
-    g, _ = lax.scan(body, init, neighbours[c])
-    return g
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _counts_numba(weights, pairs):
+    return 0.5 * jnp.einsum("ib,ikb->kb", weights, pairs.sums(weights))
 
 
-def _forward(w_cells, pos, index, neighbours, edges2, pi_max, lbox):
-    def body(acc, c):
-        g = _cell_products(c, pos, index, neighbours, w_cells, edges2, pi_max, lbox)
-        return acc + jnp.einsum("ib,eib->eb", w_cells[c], g), None
-
-    init = jnp.zeros((edges2.shape[0], w_cells.shape[-1]), dtype=w_cells.dtype)
-    cum, _ = lax.scan(body, init, jnp.arange(neighbours.shape[0]))
-    # cumulative ordered-pair sums -> per-bin unordered sums
-    return 0.5 * (cum[1:] - cum[:-1])
-
-
-def _tangent(w_cells, w_dot, pos, index, neighbours, edges2, pi_max, lbox):
-    # d/dw of 1/2 sum_{i != j} w_i w_j M_ij is sum_j w_j M_ij: the tangent is sum_i w_dot_i G_i
-    def body(acc, c):
-        g = _cell_products(c, pos, index, neighbours, w_cells, edges2, pi_max, lbox)
-        return acc + jnp.einsum("ib,eib->eb", w_dot[c], g), None
-
-    init = jnp.zeros((edges2.shape[0], w_cells.shape[-1]), dtype=w_cells.dtype)
-    cum, _ = lax.scan(body, init, jnp.arange(neighbours.shape[0]))
-    return cum[1:] - cum[:-1]
-
-
-@partial(custom_jvp, nondiff_argnums=(4, 5))
-def _pair_counts(w_cells, pos, index, neighbours, pi_max, lbox, edges2):
-    return _forward(w_cells, pos, index, neighbours, edges2, pi_max, lbox)
-
-
-@_pair_counts.defjvp
-def _pair_counts_jvp(pi_max, lbox, primals, tangents):
-    w_cells, pos, index, neighbours, edges2 = primals
-    out = _forward(w_cells, pos, index, neighbours, edges2, pi_max, lbox)
-    return out, _tangent(w_cells, tangents[0], pos, index, neighbours, edges2, pi_max, lbox)
-
-
-@partial(jit, static_argnums=(3, 4))
-def _weighted_pair_counts(weights, cells_pos, cells_index, pi_max, lbox, neighbours, edges2):
-    w_cells = weights_to_cells(weights, cells_index)
-    return _pair_counts(w_cells, cells_pos, cells_index, neighbours, pi_max, lbox, edges2)
+@_counts_numba.defjvp
+def _counts_numba_jvp(pairs, primals, tangents):
+    (w,), (w_dot,) = primals, tangents
+    s = pairs.sums(w)
+    return 0.5 * jnp.einsum("ib,ikb->kb", w, s), jnp.einsum("ib,ikb->kb", w_dot, s)
 
 
 def weighted_pair_counts(weights, cells, rp_edges, pi_max):
@@ -208,8 +166,8 @@ def weighted_pair_counts(weights, cells, rp_edges, pi_max):
     ----------
     weights : ndarray of shape (n_points, n_w)
         One column per weighting (for example per stellar-mass bin); differentiable.
-    cells : CellLists
-        From ``build_cell_lists`` with rp_max >= rp_edges[-1] and the same pi_max.
+    cells : SortedCells or CellLists
+        From ``pair_cells`` with the same rp_edges and pi_max; the type picks the backend.
     rp_edges : ndarray of shape (n_rp + 1, ) [Mpc/h]
     pi_max : float [Mpc/h]
 
@@ -217,6 +175,8 @@ def weighted_pair_counts(weights, cells, rp_edges, pi_max):
     -------
     dd : ndarray of shape (n_rp, n_w)
     """
-    return _weighted_pair_counts(weights, jnp.asarray(cells.pos), jnp.asarray(cells.index), float(pi_max),
-                                 float(cells.lbox), jnp.asarray(cells.neighbours),
-                                 jnp.asarray(np.asarray(rp_edges, dtype=float) ** 2))
+    if isinstance(cells, CellLists):
+        return weighted_pair_counts_jax(weights, cells, rp_edges, pi_max)
+    if not isinstance(cells, SortedCells):
+        raise TypeError(f"cells must come from pair_cells, got {type(cells).__name__}")
+    return _counts_numba(jnp.asarray(weights), _NumbaPairs(cells, rp_edges, pi_max))

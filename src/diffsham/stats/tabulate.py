@@ -26,11 +26,13 @@ import h5py
 import numba
 import numpy as np
 
-from .pair_counts import cell_grid, check_pair_count_args
+from .cells import sort_into_cells
+from .pair_counts import check_pair_count_args
+from .pair_kernels import pair_tables_kernel
 
-__all__ = ("Tabulation", "tabulate", "load_or_tabulate", "tabulation_key", "pair_tables")
+__all__ = ("Tabulation", "tabulate", "combine_tabulations", "load_or_tabulate", "tabulation_key", "pair_tables")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class Tabulation(NamedTuple):
@@ -50,54 +52,15 @@ class Tabulation(NamedTuple):
     ds_rp_edges: np.ndarray | None
     lbox: float
     key: str
+    n_total: int  # halos in the catalog; n.sum() < n_total for a shard (see ``tabulate``)
+
+    @property
+    def complete(self):
+        """True when every halo of the catalog is a first member (not a partial shard)."""
+        return int(round(float(self.n.sum()))) == self.n_total
 
 
-@numba.njit(inline="always")
-def _min_image(d, lbox):
-    if d > 0.5 * lbox:
-        return d - lbox
-    if d < -0.5 * lbox:
-        return d + lbox
-    return d
-
-
-@numba.njit(parallel=True, cache=True)
-def _pair_tables_kernel(pos, mbin, dm, order, starts, counts, neighbours, edges2, pi_max, lbox, n_m, n_chunks):
-    n_cells = starts.shape[0]
-    n_rp = edges2.shape[0] - 1
-    out = np.zeros((n_chunks, 3, n_rp, n_m, n_m))
-    for t in numba.prange(n_chunks):
-        for c in range(t, n_cells, n_chunks):
-            for ii in range(starts[c], starts[c] + counts[c]):
-                i = order[ii]
-                xi, yi, zi = pos[i, 0], pos[i, 1], pos[i, 2]
-                a = mbin[i]
-                da = dm[i]
-                for q in range(neighbours.shape[1]):
-                    nb = neighbours[c, q]
-                    for jj in range(starts[nb], starts[nb] + counts[nb]):
-                        j = order[jj]
-                        if j == i:
-                            continue
-                        dz = _min_image(pos[j, 2] - zi, lbox)
-                        if dz >= pi_max or dz <= -pi_max:
-                            continue
-                        dx = _min_image(pos[j, 0] - xi, lbox)
-                        dy = _min_image(pos[j, 1] - yi, lbox)
-                        r2 = dx * dx + dy * dy
-                        if r2 < edges2[0] or r2 >= edges2[n_rp]:
-                            continue
-                        k = 0
-                        while r2 >= edges2[k + 1]:
-                            k += 1
-                        b = mbin[j]
-                        out[t, 0, k, a, b] += 1.0
-                        out[t, 1, k, a, b] += da
-                        out[t, 2, k, a, b] += da * dm[j]
-    return out.sum(axis=0)
-
-
-def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2):
+def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=3, rows=None):
     """P0, P1, P11 of shape (n_rp, n_m, n_m) (see the module docstring).
 
     Parameters
@@ -105,15 +68,18 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2):
     pos : ndarray of shape (n, 3), in [0, lbox)
     mbin : ndarray of shape (n, ), int, the mass bin of each point in [0, n_m)
     dm : ndarray of shape (n, ), the offset of each point from its bin centre
+    rows : ndarray of int, optional
+        Only ordered pairs whose first member is one of these rows (all by default).
     """
     pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
-    cid, n_cells, neighbours = cell_grid(pos, lbox, edges[-1], pi_max, subdivide)
-    order = np.argsort(cid, kind="stable")
-    counts = np.bincount(cid, minlength=n_cells)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    cells = sort_into_cells(pos, lbox, edges[-1], pi_max, subdivide)
+    rank = np.empty_like(cells.order)
+    rank[cells.order] = np.arange(cells.order.size)
+    sorted_rows = np.arange(cells.order.size) if rows is None else np.sort(rank[rows])
     n_chunks = max(numba.get_num_threads() * 4, 1)
-    tables = _pair_tables_kernel(pos, np.asarray(mbin, np.int64), np.asarray(dm, float), order, starts, counts,
-                                 neighbours, edges**2, float(pi_max), float(lbox), int(n_m), n_chunks)
+    tables = pair_tables_kernel(cells.pos, np.asarray(mbin, np.int64)[cells.order], np.asarray(dm, float)[cells.order],
+                                sorted_rows, cells.cell, cells.starts, cells.counts, cells.neighbours, edges**2,
+                                float(pi_max), float(lbox), int(n_m), n_chunks)
     return tables[0], tables[1], tables[2]
 
 
@@ -138,7 +104,7 @@ def tabulation_key(cat, rp_edges, pi_max, dlogm):
     return h.hexdigest()[:24]
 
 
-def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=2, progress=True):
+def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=3, progress=True, rows=None):
     """Tabulate a catalog for the fast path.
 
     Parameters
@@ -151,6 +117,11 @@ def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=2, progress=True):
     subdivide : int, optional
         Cells per search length of the pair enumeration.
     progress : bool, optional
+    rows : ndarray of int, optional
+        Tabulate only these halos as first members (every halo stays a neighbour), to
+        split the work across processes: with rows that partition the catalog (for
+        example ``np.arange(rank, n, n_ranks)``), ``combine_tabulations`` of the shards
+        equals the full tabulation.
 
     Returns
     -------
@@ -162,23 +133,53 @@ def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=2, progress=True):
     pos, edges = check_pair_count_args(cat.positions, cat.lbox, rp_edges, pi_max)
     if not (0 < dlogm <= 0.1):
         raise ValueError(f"dlogm must lie in (0, 0.1] dex, got {dlogm!r}")
+    n_total = pos.shape[0]
+    if rows is not None:
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or (
+                rows.size and (rows.min() < 0 or rows.max() >= n_total)) or np.unique(rows).size != rows.size:
+            raise ValueError(f"rows must be distinct integer indices in [0, {n_total})")
     mbin, centres, dm = _mass_bins(cat.logmpeak, dlogm)
     n_m = centres.size
-    n = np.bincount(mbin, minlength=n_m).astype(float)
-    s1 = np.bincount(mbin, weights=dm, minlength=n_m)
-    s2 = np.bincount(mbin, weights=dm**2, minlength=n_m)
+    own = np.arange(n_total) if rows is None else rows
+    n = np.bincount(mbin[own], minlength=n_m).astype(float)
+    s1 = np.bincount(mbin[own], weights=dm[own], minlength=n_m)
+    s2 = np.bincount(mbin[own], weights=dm[own] ** 2, minlength=n_m)
     steps.update()
-    p0, p1, p11 = pair_tables(pos, mbin, dm, n_m, cat.lbox, edges, pi_max, subdivide)
+    p0, p1, p11 = pair_tables(pos, mbin, dm, n_m, cat.lbox, edges, pi_max, subdivide, rows)
     steps.update()
     ds0 = ds1 = ds_edges = None
     if cat.delta_sigma is not None:
-        ds0 = np.stack([np.bincount(mbin, weights=col, minlength=n_m) for col in cat.delta_sigma.T], axis=1)
-        ds1 = np.stack([np.bincount(mbin, weights=col * dm, minlength=n_m) for col in cat.delta_sigma.T], axis=1)
+        prof = cat.delta_sigma[own]
+        ds0 = np.stack([np.bincount(mbin[own], weights=col, minlength=n_m) for col in prof.T], axis=1)
+        ds1 = np.stack([np.bincount(mbin[own], weights=col * dm[own], minlength=n_m) for col in prof.T], axis=1)
         ds_edges = cat.delta_sigma_rp_edges
     steps.update()
     steps.close()
     return Tabulation(centres, n, s1, s2, p0, p1, p11, ds0, ds1, edges, float(pi_max), ds_edges, float(cat.lbox),
-                      tabulation_key(cat, edges, pi_max, dlogm))
+                      tabulation_key(cat, edges, pi_max, dlogm), n_total)
+
+
+def combine_tabulations(shards):
+    """Sum tabulations of disjoint row sets of one catalog and binning (see ``tabulate``).
+
+    Raises ValueError if the shards come from different catalogs or binnings, or hold
+    more halos than the catalog (overlapping rows).
+    """
+    shards = list(shards)
+    if not shards:
+        raise ValueError("no tabulations to combine")
+    first = shards[0]
+    for t in shards[1:]:
+        if t.key != first.key or t.n_total != first.n_total:
+            raise ValueError("tabulations of different catalogs or binnings cannot be combined "
+                             f"(keys {first.key} and {t.key})")
+    summed = {name: None if getattr(first, name) is None else sum(getattr(t, name) for t in shards)
+              for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1")}
+    if summed["n"].sum() > first.n_total + 0.5:
+        raise ValueError(f"the shards hold {int(summed['n'].sum())} halos, more than the catalog's "
+                         f"{first.n_total}: their rows overlap")
+    return first._replace(**summed)
 
 
 def load_or_tabulate(cat, rp_edges, pi_max, dlogm=0.02, cache_dir=None, progress=True):
@@ -193,7 +194,7 @@ def load_or_tabulate(cat, rp_edges, pi_max, dlogm=0.02, cache_dir=None, progress
     if os.path.isfile(path):
         try:
             tab = read_tabulation(path)
-            if tab.key == key:
+            if tab.key == key and tab.complete:
                 return tab
         except (OSError, KeyError, ValueError):
             pass  # unreadable or partial: rebuild below
@@ -211,7 +212,7 @@ def write_tabulation(path, tab):
         for name, value in tab._asdict().items():
             if value is None:
                 continue
-            if name in ("pi_max", "lbox", "key"):
+            if name in ("pi_max", "lbox", "key", "n_total"):
                 f.attrs[name] = value
             else:
                 f.create_dataset(name, data=value)
@@ -229,6 +230,8 @@ def read_tabulation(path):
                 fields[name] = float(f.attrs[name])
             elif name == "key":
                 fields[name] = str(f.attrs[name])
+            elif name == "n_total":
+                fields[name] = int(f.attrs[name])
             else:
                 fields[name] = f[name][...] if name in f else None
     return Tabulation(**fields)

@@ -2,7 +2,7 @@
 from jax import jit
 from jax import numpy as jnp
 
-from .pair_counts import build_cell_lists, check_pair_count_args, weighted_pair_counts
+from .pair_counts import check_pair_count_args, pair_cells, resolve_backend, weighted_pair_counts
 
 __all__ = ("wp_from_counts", "WpSetup", "wp_setup", "wp_exact")
 
@@ -33,20 +33,25 @@ def wp_from_counts(dd, w_sum, w2_sum, rp_edges, pi_max, lbox):
 
 
 class WpSetup:
-    """Positions binned once for the exact wp path (the cell lists and the binning)."""
+    """Positions binned once for the exact wp path (the cells and the binning).
 
-    def __init__(self, pos, lbox, rp_edges, pi_max, subdivide=2):
+    ``backend`` is that of ``diffsham.stats.pair_counts``: "numba" (CPU), "jax" (GPU) or
+    "auto".
+    """
+
+    def __init__(self, pos, lbox, rp_edges, pi_max, subdivide=None, backend="auto"):
         pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
         self.n_points = pos.shape[0]
         self.lbox = float(lbox)
         self.rp_edges = edges
         self.pi_max = float(pi_max)
-        self.cells = build_cell_lists(pos, lbox, edges[-1], pi_max, subdivide, n_edges=edges.size)
+        self.backend = resolve_backend(backend)
+        self.cells = pair_cells(pos, lbox, edges, pi_max, self.backend, subdivide)
 
 
-def wp_setup(pos, lbox, rp_edges, pi_max, subdivide=2):
+def wp_setup(pos, lbox, rp_edges, pi_max, subdivide=None, backend="auto"):
     """Check the inputs and bin the positions once; see ``WpSetup``."""
-    return WpSetup(pos, lbox, rp_edges, pi_max, subdivide)
+    return WpSetup(pos, lbox, rp_edges, pi_max, subdivide, backend)
 
 
 def wp_exact(weights, setup):
