@@ -6,7 +6,7 @@ from jax import numpy as jnp
 from diffsham.catalog import DEFAULT_DS_RP_EDGES, SyntheticConfig, analytic_delta_sigma, make_synthetic_catalog
 from diffsham.model import make_forward_model
 from diffsham.sham.params import SHAM_PBOUNDS_HI, SHAM_PBOUNDS_LO
-from diffsham.stats.tabulate import load_or_tabulate, tabulate
+from diffsham.stats.tabulate import combine_tabulations, load_or_tabulate, tabulate
 
 RP_EDGES = np.logspace(-1, np.log10(10.0), 9)
 PI_MAX = 12.0
@@ -21,8 +21,13 @@ def catalog():
 
 
 @pytest.fixture(scope="module")
-def models(catalog, tmp_path_factory):
-    tab = tabulate(catalog, RP_EDGES, PI_MAX, dlogm=0.02, progress=False)
+def full_tabulation(catalog):
+    return tabulate(catalog, RP_EDGES, PI_MAX, dlogm=0.02, progress=False)
+
+
+@pytest.fixture(scope="module")
+def models(catalog, full_tabulation):
+    tab = full_tabulation
     fast = make_forward_model(catalog, SMF_BINS, SM_BINS, SM_BINS, RP_EDGES, PI_MAX, tabulation=tab)
     exact = make_forward_model(catalog, SMF_BINS, SM_BINS, SM_BINS, RP_EDGES, PI_MAX, path="exact")
     return fast, exact
@@ -75,3 +80,24 @@ def test_tabulation_cache_detects_changes(catalog, tmp_path):
     files[0].write_bytes(b"not hdf5")
     rebuilt = load_or_tabulate(catalog, RP_EDGES, PI_MAX, 0.02, cache_dir=str(tmp_path), progress=False)
     np.testing.assert_array_equal(rebuilt.p0, tab.p0)
+
+
+def test_tabulation_shards_combine_to_the_whole(catalog, full_tabulation):
+    """Halos split across (simulated) processes: the summed shards equal one tabulation."""
+    n = catalog.logmpeak.size
+    shards = [tabulate(catalog, RP_EDGES, PI_MAX, dlogm=0.02, progress=False, rows=np.arange(r, n, 3))
+              for r in range(3)]
+    assert not shards[0].complete and full_tabulation.complete
+    with pytest.raises(ValueError, match="a shard"):
+        make_forward_model(catalog, smf_bins=SMF_BINS, tabulation=shards[0])
+    combined = combine_tabulations(shards)
+    assert combined.complete
+    for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1"):
+        np.testing.assert_allclose(getattr(combined, name), getattr(full_tabulation, name), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="overlap"):
+        combine_tabulations([full_tabulation, shards[0]])
+    with pytest.raises(ValueError, match="distinct integer indices"):
+        tabulate(catalog, RP_EDGES, PI_MAX, rows=np.array([0, 0, 1]))
+    other = tabulate(catalog, RP_EDGES[:-1], PI_MAX, dlogm=0.02, progress=False, rows=np.arange(1, n, 3))
+    with pytest.raises(ValueError, match="different catalogs or binnings"):
+        combine_tabulations([shards[0], other])

@@ -25,7 +25,7 @@ from .sham.smf import schechter_log_phi
 from .sham.solver import DEFAULT_SOLVER_CONFIG, solve_smhm
 from .stats.delta_sigma import delta_sigma_from_weights
 from .stats.smf import smf_from_weight_sums
-from .stats.tabulate import load_or_tabulate
+from .stats.tabulate import load_or_tabulate, tabulation_key
 from .stats.tabulated import tabulated_delta_sigma_sums, tabulated_pair_counts, tabulated_sums
 from .stats.weights import bin_weights, check_sm_edges
 from .stats.wprp import wp_exact, wp_from_counts, wp_setup
@@ -58,11 +58,18 @@ def smhm_function(backend, net=None):
     """mu(theta, logm) for a backend: "shamnet" or "solver"."""
     if backend == "shamnet":
         from .shamnet.io import load_shamnet
-        from .shamnet.network import _bounds, interp_mean_log_sm
+        from .shamnet.network import _bounds, direct_mean_log_sm, interp_mean_log_sm
 
         net = net or load_shamnet()
         bounds = _bounds(net)
-        return lambda theta, logm: interp_mean_log_sm(net.weights, bounds, theta, logm)
+
+        def mu(theta, logm):
+            # per halo through the network's grid; directly for a few hundred bin centres
+            if logm.shape[0] < DEFAULT_HALO_GRID.logmh.shape[0]:
+                return direct_mean_log_sm(net.weights, bounds, theta, logm)
+            return interp_mean_log_sm(net.weights, bounds, theta, logm)
+
+        return mu
     if backend == "solver":
         grid = DEFAULT_HALO_GRID
 
@@ -77,7 +84,7 @@ def smhm_function(backend, net=None):
 
 def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, rp_edges=DEFAULT_RP_EDGES,
                        pi_max=DEFAULT_PI_MAX, smhm="shamnet", path="tabulated", dlogm=0.02, net=None,
-                       tabulation=None, progress=True):
+                       tabulation=None, progress=True, pair_backend="auto"):
     """Build the forward model for a catalog and a choice of statistics.
 
     Parameters
@@ -93,8 +100,10 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, rp_edges=
         Mass-bin width of the tabulation [dex].
     net : ShamNet, optional
     tabulation : Tabulation, optional
-        Reuse one; by default loaded from the cache or built.
+        Reuse one (complete: combine shards first); by default loaded from the cache or built.
     progress : bool
+    pair_backend : {"auto", "numba", "jax"}
+        Pair counter of the exact path (``diffsham.stats.pair_counts``).
 
     Returns
     -------
@@ -133,6 +142,11 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, rp_edges=
 
     if path == "tabulated":
         tab = tabulation or load_or_tabulate(cat, rp_edges, pi_max, dlogm, progress=progress)
+        if not tab.complete:
+            raise ValueError(f"the tabulation covers {int(tab.n.sum())} of {tab.n_total} halos: a shard; "
+                             "combine all shards with combine_tabulations first")
+        if tabulation is not None and tab.key != tabulation_key(cat, rp_edges, pi_max, dlogm):
+            raise ValueError("the tabulation was built from another catalog or binning (its key does not match)")
         centres = jnp.asarray(tab.logm_centres)
         n, s1, s2 = (jnp.asarray(a) for a in (tab.n, tab.s1, tab.s2))
         p0, p1, p11 = (jnp.asarray(a) for a in (tab.p0, tab.p1, tab.p11))
@@ -159,7 +173,7 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, rp_edges=
             return jnp.concatenate(out)
     else:
         logm = jnp.asarray(cat.logmpeak)
-        setup = wp_setup(cat.positions, lbox, rp_edges, pi_max) if wp_bins is not None else None
+        setup = wp_setup(cat.positions, lbox, rp_edges, pi_max, backend=pair_backend) if wp_bins is not None else None
         profiles = None if ds_bins is None else jnp.asarray(cat.delta_sigma)
 
         def predict(theta):

@@ -40,6 +40,8 @@ __all__ = (
     "solve_sham",
     "mean_log_sm_from_solution",
     "zero_scatter_log_sm",
+    "log_ncum_at_cells",
+    "log_sm_at_abundance",
 )
 
 
@@ -123,12 +125,32 @@ def zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid):
     mu0 : ndarray of shape (n_cells, )
         Floored at log M* = 4: halos that host no galaxy of the target SMF.
     """
+    return log_sm_at_abundance(log_phi_fn, smf_params, log_ncum_at_cells(halo_grid))
+
+
+def log_ncum_at_cells(halo_grid):
+    """log10 n_h(>Mpeak) at the cell centres of a HaloGrid (half of each cell counted)."""
+    ncum_halo = jnp.cumsum(halo_grid.dn[::-1])[::-1] - 0.5 * halo_grid.dn
+    return jnp.log10(jnp.maximum(ncum_halo, 1e-300))
+
+
+def log_sm_at_abundance(log_phi_fn, smf_params, log_ncum_halo):
+    """log M* where the target SMF's n_gal(>M*) equals the given log10 abundances.
+
+    Parameters
+    ----------
+    log_phi_fn : callable
+    smf_params : tuple of floats
+    log_ncum_halo : ndarray of shape (n, )
+        log10 n(>Mpeak) [h^3 Mpc^-3].
+
+    Returns
+    -------
+    mu0 : ndarray of shape (n, ), floored at log M* = 4
+    """
     logsm = jnp.linspace(_MU_FLOOR, 13.0, 2251)
     log_ncum_gal = jnp.log10(cumulative_number_density(log_phi_fn, logsm, *smf_params) + 1e-300)
-    ncum_halo = jnp.cumsum(halo_grid.dn[::-1])[::-1] - 0.5 * halo_grid.dn
-    log_ncum_halo = jnp.log10(jnp.maximum(ncum_halo, 1e-300))
     return jnp.interp(-log_ncum_halo, -log_ncum_gal, logsm, left=_MU_FLOOR, right=13.0)
-
 
 
 @partial(jax.jit, static_argnums=(0, 3))

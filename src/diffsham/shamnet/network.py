@@ -25,7 +25,7 @@ from ..sham.params import ShamParams
 from ..sham.scatter import scatter_sigma
 from ..sham.shmf import DEFAULT_HALO_GRID
 from ..sham.smf import schechter_log_phi
-from ..sham.solver import zero_scatter_log_sm
+from ..sham.solver import log_ncum_at_cells, log_sm_at_abundance, zero_scatter_log_sm
 
 __all__ = (
     "ShamNet",
@@ -33,6 +33,8 @@ __all__ = (
     "mlp",
     "shamnet_mean_log_sm_on_grid",
     "shamnet_mean_log_sm",
+    "interp_mean_log_sm",
+    "direct_mean_log_sm",
     "shamnet_mean_log_sm_and_jacobian",
     "check_domain",
     "DomainError",
@@ -221,6 +223,23 @@ def _interp_uniform_grid(x, values):
 def interp_mean_log_sm(weights, bounds, theta, logmh):
     """Pure, jittable core of :func:`shamnet_mean_log_sm` (no domain check)."""
     return _interp_uniform_grid(logmh, mean_log_sm_on_grid(weights, bounds, theta))
+
+
+_GRID_LOG_NCUM = log_ncum_at_cells(_GRID)
+
+
+@jax.jit
+def direct_mean_log_sm(weights, bounds, theta, logmh):
+    """<log M*> with the network evaluated at each log Mpeak, not on its grid.
+
+    Cheaper than :func:`interp_mean_log_sm` for fewer masses than grid cells (650), for
+    example the bin centres of a tabulation, and free of its interpolation error. The
+    halo abundance n(>Mpeak) is interpolated from the grid's, so the network sees the
+    zero-scatter mu0 it was trained on.
+    """
+    log_ncum = _interp_uniform_grid(logmh, _GRID_LOG_NCUM)
+    mu0 = log_sm_at_abundance(schechter_log_phi, tuple(theta[:3]), log_ncum)
+    return mu0 + correction(weights, bounds, theta, mu0)
 
 
 @jax.jit
