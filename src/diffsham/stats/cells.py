@@ -1,15 +1,14 @@
-"""Periodic cell grids: which points can be closer than (rp_max, pi_max), found once in NumPy.
+"""Periodic grids that say which points can be closer than (rp_max, pi_max), built once in NumPy.
 
-Positions never change during inference, so every pair enumerator here (the JAX counter,
-the compiled per-point counter and the tabulation) starts from the same grid: cells of
-side >= (rp_max, rp_max, pi_max) / subdivide, and for each cell the distinct cells
-within ``subdivide`` cells of it in each direction.
+Positions never change during inference, so the pair enumerators bin them once: the JAX
+counter into 3-d cells (``cell_grid``), the compiled loops (per-point sums and the
+tabulation) into line-of-sight columns sorted by z (``sort_into_columns``).
 """
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ("cell_grid", "SortedCells", "sort_into_cells")
+__all__ = ("cell_grid", "SortedColumns", "sort_into_columns")
 
 
 def cell_grid(pos, lbox, rp_max, pi_max, subdivide=2):
@@ -42,38 +41,64 @@ def cell_grid(pos, lbox, rp_max, pi_max, subdivide=2):
     return cell_id, n_cells, neighbours
 
 
-class SortedCells(NamedTuple):
-    """Points sorted by cell, for the compiled (numba) pair loops.
+class SortedColumns(NamedTuple):
+    """Points in columns along the line of sight, sorted by (column, z), for the compiled loops.
+
+    Columns are cells of side >= rp_max / subdivide in x and y, spanning the box in z.
+    Every pair with rp < rp_max lies in a column and one of its ``neighbours`` (the
+    (2 subdivide + 1)^2 columns around it, with the periodic shift of each), and since a
+    column is sorted by z, the points within pi_max of a given z are found by bisection:
+    only the line-of-sight window is visited.
 
     Attributes
     ----------
-    pos : ndarray of shape (n_points, 3)
-        Positions in cell order.
+    x, y, z : ndarray of shape (n_points, )
+        Coordinates in sorted order.
     order : ndarray of shape (n_points, )
-        Row of each sorted point in the original arrays (``pos = original[order]``).
-    cell : ndarray of shape (n_points, )
-        Cell of each sorted point.
-    starts, counts : ndarray of shape (n_cells, )
-        The sorted points of cell c are ``starts[c] : starts[c] + counts[c]``.
-    neighbours : ndarray of shape (n_cells, n_nbr)
+        Row of each sorted point in the original arrays.
+    column : ndarray of shape (n_points, )
+        Column of each sorted point.
+    starts, counts : ndarray of shape (n_columns, )
+        The sorted points of column c are ``starts[c] : starts[c] + counts[c]``.
+    neighbours : ndarray of shape (n_columns, n_nbr)
+    shifts : ndarray of shape (n_columns, n_nbr, 2)
+        What to add to the x, y of a neighbour's points to get their image nearest the
+        column (0 or +-lbox).
     lbox : float
     """
 
-    pos: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
     order: np.ndarray
-    cell: np.ndarray
+    column: np.ndarray
     starts: np.ndarray
     counts: np.ndarray
     neighbours: np.ndarray
+    shifts: np.ndarray
     lbox: float
 
 
-def sort_into_cells(pos, lbox, rp_max, pi_max, subdivide=2):
-    """Sort points into the cells of ``cell_grid``; see ``SortedCells``."""
+def sort_into_columns(pos, lbox, rp_max, subdivide=3):
+    """Sort points into line-of-sight columns; see ``SortedColumns``.
+
+    The stencil may reach the same column more than once in a small box, each time with a
+    different periodic shift: every image is visited once, and with rp_max < lbox / 2 at
+    most one image of a point lies within rp_max.
+    """
     pos = np.asarray(pos, dtype=float)
-    cid, n_cells, neighbours = cell_grid(pos, lbox, rp_max, pi_max, subdivide)
-    order = np.argsort(cid, kind="stable")
-    counts = np.bincount(cid, minlength=n_cells)
+    m = int(subdivide)
+    n_side = max(int(lbox // (rp_max / m)), 1)
+    ij = np.minimum((pos[:, :2] / lbox * n_side).astype(np.int64), n_side - 1)
+    col = ij[:, 0] * n_side + ij[:, 1]
+    order = np.lexsort((pos[:, 2], col))
+    counts = np.bincount(col, minlength=n_side * n_side)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return SortedCells(np.ascontiguousarray(pos[order]), order, cid[order], starts, counts, neighbours,
-                       float(lbox))
+    grid = np.stack(np.unravel_index(np.arange(n_side * n_side), (n_side, n_side)), axis=1)
+    r = np.arange(-m, m + 1)
+    offsets = np.stack(np.meshgrid(r, r, indexing="ij"), -1).reshape(-1, 2)
+    raw = grid[:, None, :] + offsets[None]
+    neighbours = (raw[..., 0] % n_side) * n_side + raw[..., 1] % n_side
+    shifts = np.floor_divide(raw, n_side).astype(float) * lbox
+    x, y, z = (np.ascontiguousarray(pos[order, d]) for d in range(3))
+    return SortedColumns(x, y, z, order, col[order], starts, counts, neighbours, shifts, float(lbox))

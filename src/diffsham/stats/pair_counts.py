@@ -16,7 +16,7 @@ the number of model parameters.
 
 Two backends count the same pairs:
 
-- ``"numba"``: a compiled cell-list loop over ``SortedCells`` (``pair_kernels``), called
+- ``"numba"``: a compiled cell-list loop over ``SortedColumns`` (``pair_kernels``), called
   from JAX through ``jax.pure_callback``. The fast choice on a CPU.
 - ``"jax"``: dense blocks of cells in pure JAX (``pair_counts_jax``), which runs
   unchanged on a GPU.
@@ -33,7 +33,7 @@ import numpy as np
 from jax import numpy as jnp
 
 from ..checks import check_positions, check_radial_edges
-from .cells import SortedCells, sort_into_cells
+from .cells import SortedColumns, sort_into_columns
 from .pair_counts_jax import CellLists, build_cell_lists, weighted_pair_counts_jax
 from .pair_kernels import neighbour_sums_kernel
 
@@ -83,11 +83,11 @@ def pair_cells(pos, lbox, rp_edges, pi_max, backend="auto", subdivide=None):
 
     Returns
     -------
-    cells : SortedCells (numba) or CellLists (jax)
+    cells : SortedColumns (numba) or CellLists (jax)
     """
     pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
     if resolve_backend(backend) == "numba":
-        return sort_into_cells(pos, lbox, edges[-1], pi_max, subdivide or 3)
+        return sort_into_columns(pos, lbox, edges[-1], subdivide or 3)
     return build_cell_lists(pos, lbox, edges[-1], pi_max, subdivide or 2, n_edges=edges.size)
 
 
@@ -97,7 +97,7 @@ def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
     Parameters
     ----------
     weights : ndarray of shape (n_points, n_w)
-    cells : SortedCells
+    cells : SortedColumns
         From ``pair_cells(..., backend="numba")`` with the same rp_edges and pi_max.
     rp_edges : ndarray of shape (n_rp + 1, ) [Mpc/h]
     pi_max : float [Mpc/h]
@@ -109,11 +109,11 @@ def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
     -------
     sums : ndarray of shape (n_rows, n_rp, n_w)
     """
-    if not isinstance(cells, SortedCells):
+    if not isinstance(cells, SortedColumns):
         raise TypeError("neighbour_sums needs the numba cells: pair_cells(..., backend='numba')")
     w = np.asarray(weights, dtype=float)
-    if w.ndim != 2 or w.shape[0] != cells.pos.shape[0]:
-        raise ValueError(f"weights must have shape (n_points={cells.pos.shape[0]}, n_w), got {w.shape}")
+    if w.ndim != 2 or w.shape[0] != cells.order.size:
+        raise ValueError(f"weights must have shape (n_points={cells.order.size}, n_w), got {w.shape}")
     rank = np.empty_like(cells.order)
     rank[cells.order] = np.arange(cells.order.size)
     if rows is None:
@@ -124,8 +124,9 @@ def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
             raise ValueError(f"rows must be a 1-d array of indices in [0, {cells.order.size})")
         sorted_rows = rank[rows]
     edges2 = np.asarray(rp_edges, dtype=float) ** 2
-    sums = neighbour_sums_kernel(cells.pos, np.ascontiguousarray(w[cells.order]), sorted_rows, cells.cell,
-                                 cells.starts, cells.counts, cells.neighbours, edges2, float(pi_max), cells.lbox)
+    sums = neighbour_sums_kernel(cells.x, cells.y, cells.z, np.ascontiguousarray(w[cells.order]), sorted_rows,
+                                 cells.column, cells.starts, cells.counts, cells.neighbours, cells.shifts, edges2,
+                                 float(pi_max), cells.lbox)
     if rows is None:
         return sums[rank]
     return sums
@@ -166,7 +167,7 @@ def weighted_pair_counts(weights, cells, rp_edges, pi_max):
     ----------
     weights : ndarray of shape (n_points, n_w)
         One column per weighting (for example per stellar-mass bin); differentiable.
-    cells : SortedCells or CellLists
+    cells : SortedColumns or CellLists
         From ``pair_cells`` with the same rp_edges and pi_max; the type picks the backend.
     rp_edges : ndarray of shape (n_rp + 1, ) [Mpc/h]
     pi_max : float [Mpc/h]
@@ -177,6 +178,6 @@ def weighted_pair_counts(weights, cells, rp_edges, pi_max):
     """
     if isinstance(cells, CellLists):
         return weighted_pair_counts_jax(weights, cells, rp_edges, pi_max)
-    if not isinstance(cells, SortedCells):
+    if not isinstance(cells, SortedColumns):
         raise TypeError(f"cells must come from pair_cells, got {type(cells).__name__}")
     return _counts_numba(jnp.asarray(weights), _NumbaPairs(cells, rp_edges, pi_max))

@@ -26,7 +26,7 @@ import h5py
 import numba
 import numpy as np
 
-from .cells import sort_into_cells
+from .cells import sort_into_columns
 from .pair_counts import check_pair_count_args
 from .pair_kernels import pair_tables_kernel
 
@@ -72,14 +72,15 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=3, rows=No
         Only ordered pairs whose first member is one of these rows (all by default).
     """
     pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
-    cells = sort_into_cells(pos, lbox, edges[-1], pi_max, subdivide)
+    cells = sort_into_columns(pos, lbox, edges[-1], subdivide)
     rank = np.empty_like(cells.order)
     rank[cells.order] = np.arange(cells.order.size)
     sorted_rows = np.arange(cells.order.size) if rows is None else np.sort(rank[rows])
     n_chunks = max(numba.get_num_threads() * 4, 1)
-    tables = pair_tables_kernel(cells.pos, np.asarray(mbin, np.int64)[cells.order], np.asarray(dm, float)[cells.order],
-                                sorted_rows, cells.cell, cells.starts, cells.counts, cells.neighbours, edges**2,
-                                float(pi_max), float(lbox), int(n_m), n_chunks)
+    tables = pair_tables_kernel(cells.x, cells.y, cells.z, np.asarray(mbin, np.int64)[cells.order],
+                                np.asarray(dm, float)[cells.order], sorted_rows, cells.column, cells.starts,
+                                cells.counts, cells.neighbours, cells.shifts, edges**2, float(pi_max), float(lbox),
+                                int(n_m), n_chunks)
     return tables[0], tables[1], tables[2]
 
 
