@@ -105,6 +105,22 @@ def test_prediction_at_arbitrary_masses_interpolates_the_grid(net):
     assert np.allclose(shamnet_mean_log_sm(net, MIDDLE, mid), 0.5 * (mu[sel][1:] + mu[sel][:-1]))
 
 
+def test_direct_evaluation_equals_the_grid_at_its_cells(net):
+    """direct_mean_log_sm (used at the fast path's bin centres) reproduces the grid at its
+    cells, and between them stays within the chord's curvature error of the grid."""
+    from diffsham.shamnet.network import _bounds, direct_mean_log_sm
+
+    logmh, mu = shamnet_mean_log_sm_on_grid(net, MIDDLE)
+    sel = np.asarray((logmh > 11) & (logmh < 15))
+    direct = direct_mean_log_sm(net.weights, _bounds(net), jnp.asarray(MIDDLE), logmh[sel])
+    np.testing.assert_allclose(direct, mu[sel], atol=1e-12)
+    mid = 0.5 * (logmh[sel][1:] + logmh[sel][:-1])
+    between = np.asarray(direct_mean_log_sm(net.weights, _bounds(net), jnp.asarray(MIDDLE), mid))
+    chord = 0.5 * (np.asarray(mu)[sel][1:] + np.asarray(mu)[sel][:-1])
+    # a chord of a smooth curve is off by ~dx^2 mu''/8: tiny, but not zero
+    assert np.max(np.abs(between - chord)) < 2e-4
+
+
 @pytest.fixture(scope="module")
 def smf_stats(net):
     thetas = sample_theta(TEST_KEY, 200, net.theta_lo, net.theta_hi)
