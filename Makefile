@@ -24,8 +24,8 @@ $(TEST_STAMP): $(STAMP)
 # bench_stats.py falls back to halotools
 $(CORRFUNC_STAMP): $(STAMP)
 	-@if [ ! -e /usr/include/gsl/gsl_rng.h ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get install -y -q libgsl-dev >/dev/null 2>&1 || \
-		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libgsl-dev >/dev/null 2>&1); fi
+		timeout 300 apt-get install -y -q libgsl-dev >/dev/null 2>&1 || \
+		(timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q libgsl-dev >/dev/null 2>&1); fi
 	-@$(PY) -m pip install --quiet -e ".[corrfunc]" 2>/dev/null || \
 		echo "Corrfunc not installed (it needs libgsl-dev): its test skips, bench_stats.py uses halotools"
 	touch $@
