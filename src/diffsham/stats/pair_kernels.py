@@ -37,13 +37,15 @@ def _first_at_or_above(a, lo, hi, v):
 
 
 @numba.njit(inline="always")
-def _z_window(z, start, stop, zi, image, pi_max, lbox):
-    """Indices [a, b) of a column's points whose image shifted by (image - 1) lbox in z
-    lies strictly within pi_max of zi."""
+def _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max, lbox):
+    """The points of neighbour q of column c whose image (shifted by (image - 1) lbox in z)
+    lies strictly within pi_max of zi: indices [a, b), and the offsets sx, sy that turn
+    their x, y into separations from (xi, yi)."""
+    nb = neighbours[c, q]
     shift = (image - 1) * lbox
-    a = _first_above(z, start, stop, zi - pi_max - shift)
-    b = _first_at_or_above(z, a, stop, zi + pi_max - shift)
-    return a, b
+    a = _first_above(z, starts[nb], starts[nb] + counts[nb], zi - pi_max - shift)
+    b = _first_at_or_above(z, a, starts[nb] + counts[nb], zi + pi_max - shift)
+    return a, b, shifts[c, q, 0] - xi, shifts[c, q, 1] - yi
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -70,11 +72,8 @@ def neighbour_sums_kernel(x, y, z, w, rows, column, starts, counts, neighbours, 
         c = column[i]
         xi, yi, zi = x[i], y[i], z[i]
         for q in range(neighbours.shape[1]):
-            nb = neighbours[c, q]
-            sx = shifts[c, q, 0] - xi
-            sy = shifts[c, q, 1] - yi
             for image in range(3):
-                a, b = _z_window(z, starts[nb], starts[nb] + counts[nb], zi, image, pi_max, lbox)
+                a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max, lbox)
                 n = b - a
                 for t in range(n):
                     dx = x[a + t] + sx
@@ -130,11 +129,9 @@ def pair_tables_kernel(x, y, z, mbin, dm, rows, column, starts, counts, neighbou
             a_i = mbin[i]
             d_i = dm[i]
             for q in range(neighbours.shape[1]):
-                nb = neighbours[c, q]
-                sx = shifts[c, q, 0] - xi
-                sy = shifts[c, q, 1] - yi
                 for image in range(3):
-                    a, b = _z_window(z, starts[nb], starts[nb] + counts[nb], zi, image, pi_max, lbox)
+                    a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max,
+                                           lbox)
                     for j in range(a, b):
                         dx = x[j] + sx
                         dy = y[j] + sy
