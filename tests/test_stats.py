@@ -52,6 +52,25 @@ def test_weighted_counts_equal_brute_force(lbox, n, rp_max, pi_max, backend):
     np.testing.assert_allclose(dd, _brute_force_counts(pos, w, lbox, edges, pi_max), rtol=1e-12)
 
 
+@pytest.mark.parametrize("rows", [None, "all"])
+def test_pairs_exactly_on_bin_edges(rows):
+    """A unit lattice puts many pairs exactly at rp = 1, 2, 3 (and pi exactly at integers):
+    a pair on an edge belongs to the bin above it, and edges closer together than the
+    slot lookup's resolution (a factor 2^(1/256) in r^2) are still told apart. Both
+    compiled loops: each pair once (rows=None) and from both ends (rows given)."""
+    lbox = 10.0
+    g = np.arange(10.0)
+    pos = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    w = np.random.default_rng(3).random((pos.shape[0], 2))
+    edges, pi_max = np.array([1.0, 2.0, 2.0 + 1e-9, 3.0, 3.0 + 1e-3, 4.0]), 2.0
+    ref = _brute_force_counts(pos, w, lbox, edges, pi_max)
+    cells = pair_cells(pos, lbox, edges, pi_max, backend="numba")
+    sums = neighbour_sums(w, cells, edges, pi_max, None if rows is None else np.arange(pos.shape[0]))
+    np.testing.assert_allclose(0.5 * np.einsum("ib,ikb->kb", w, sums), ref, rtol=1e-12)
+    # the thin bins [2, 2 + 1e-9) and [3, 3.001) hold exactly the pairs at rp = 2 and 3
+    assert np.all(ref > 0)
+
+
 def test_unit_weight_counts_and_wp_equal_halotools():
     mock_observables = pytest.importorskip("halotools.mock_observables")
     rng = np.random.default_rng(2)

@@ -65,6 +65,12 @@ class SortedColumns(NamedTuple):
         What to add to the x, y of a neighbour's points to get their image nearest the
         column (0 or +-lbox).
     lbox : float
+    n_side : int
+        Columns per side of the box; column c covers the square (c // n_side,
+        c % n_side) of side lbox / n_side.
+    subdivide : int
+        The stencil's reach m in columns: neighbour q is offset by
+        (q // (2 m + 1) - m, q % (2 m + 1) - m).
     """
 
     x: np.ndarray
@@ -77,6 +83,8 @@ class SortedColumns(NamedTuple):
     neighbours: np.ndarray
     shifts: np.ndarray
     lbox: float
+    n_side: int
+    subdivide: int
 
 
 def sort_into_columns(pos, lbox, rp_max, subdivide=3):
@@ -101,4 +109,4 @@ def sort_into_columns(pos, lbox, rp_max, subdivide=3):
     neighbours = (raw[..., 0] % n_side) * n_side + raw[..., 1] % n_side
     shifts = np.floor_divide(raw, n_side).astype(float) * lbox
     x, y, z = (np.ascontiguousarray(pos[order, d]) for d in range(3))
-    return SortedColumns(x, y, z, order, col[order], starts, counts, neighbours, shifts, float(lbox))
+    return SortedColumns(x, y, z, order, col[order], starts, counts, neighbours, shifts, float(lbox), n_side, m)

@@ -35,7 +35,7 @@ from jax import numpy as jnp
 from ..checks import check_positions, check_radial_edges
 from .cells import SortedColumns, sort_into_columns
 from .pair_counts_jax import CellLists, build_cell_lists, weighted_pair_counts_jax
-from .pair_kernels import neighbour_sums_kernel
+from .pair_kernels import half_neighbour_sums_kernel, neighbour_sums_kernel, rp_slot_table
 
 __all__ = ("BACKENDS", "check_pair_count_args", "resolve_backend", "pair_cells", "neighbour_sums",
            "weighted_pair_counts")
@@ -78,8 +78,8 @@ def pair_cells(pos, lbox, rp_edges, pi_max, backend="auto", subdivide=None):
     pi_max : float [Mpc/h]
     backend : {"auto", "numba", "jax"}
     subdivide : int, optional
-        Cells per search length (default 3 for numba, 2 for JAX, where a finer grid means
-        more padding).
+        Cells per search length (default 2 for both: for numba, finer columns cost more
+        window searches than the pairs they save; for JAX, more padding).
 
     Returns
     -------
@@ -87,7 +87,7 @@ def pair_cells(pos, lbox, rp_edges, pi_max, backend="auto", subdivide=None):
     """
     pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
     if resolve_backend(backend) == "numba":
-        return sort_into_columns(pos, lbox, edges[-1], subdivide or 3)
+        return sort_into_columns(pos, lbox, edges[-1], subdivide or 2)
     return build_cell_lists(pos, lbox, edges[-1], pi_max, subdivide or 2, n_edges=edges.size)
 
 
@@ -124,12 +124,16 @@ def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
             raise ValueError(f"rows must be a 1-d array of indices in [0, {cells.order.size})")
         sorted_rows = rank[rows]
     edges2 = np.asarray(rp_edges, dtype=float) ** 2
-    sums = neighbour_sums_kernel(cells.x, cells.y, cells.z, np.ascontiguousarray(w[cells.order]), sorted_rows,
-                                 cells.column, cells.starts, cells.counts, cells.neighbours, cells.shifts, edges2,
-                                 float(pi_max), cells.lbox)
-    if rows is None:
-        return sums[rank]
-    return sums
+    w_sorted = np.ascontiguousarray(w[cells.order])
+    geometry = (cells.x, cells.y, cells.z, w_sorted)
+    columns = (cells.column, cells.starts, cells.counts, cells.neighbours, cells.shifts, cells.n_side,
+               cells.subdivide, edges2, *rp_slot_table(edges2), float(pi_max), cells.lbox)
+    if rows is not None:
+        return neighbour_sums_kernel(*geometry, sorted_rows, *columns)
+    if cells.n_side >= 2 * cells.subdivide + 1:
+        return half_neighbour_sums_kernel(*geometry, *columns)[rank]
+    # a box so small that the stencil wraps onto itself: a pair may be reached twice
+    return neighbour_sums_kernel(*geometry, sorted_rows, *columns)[rank]
 
 
 class _NumbaPairs:

@@ -9,7 +9,7 @@ the loops run in parallel without locks.
 import numba
 import numpy as np
 
-__all__ = ("neighbour_sums_kernel", "pair_tables_kernel")
+__all__ = ("rp_slot_table", "neighbour_sums_kernel", "half_neighbour_sums_kernel", "pair_tables_kernel")
 
 
 @numba.njit(inline="always")
@@ -48,80 +48,209 @@ def _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_m
     return a, b, shifts[c, q, 0] - xi, shifts[c, q, 1] - yi
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
-def neighbour_sums_kernel(x, y, z, w, rows, column, starts, counts, neighbours, shifts, edges2, pi_max, lbox):
-    """S[r, k, b] = sum over j != rows[r] in rp bin k with |pi| < pi_max of w[j, b].
+def rp_slot_table(edges2):
+    """A lookup table for the rp slot of a squared separation (see ``_slot``).
 
-    Coordinates, ``w`` and ``rows`` are in sorted order; returns shape (n_rows, n_rp, n_w).
-    The inner loops are written to vectorise: squared distances of a whole window first,
-    then the bin of each as the number of edges at or below it (slot 0: below the first
-    edge, slot n_rp + 1: beyond the last), then one scatter-add per pair.
+    The slot of r^2 is the number of edges at or below it (0: below the first edge,
+    n_edges: beyond the last). The table is indexed by the top bits of r^2 as a float64
+    (exponent and 8 mantissa bits: 256 cells per factor of 2), and holds the slot of each
+    cell's lower end; a cell that contains an edge is finished by one comparison.
+
+    Parameters
+    ----------
+    edges2 : ndarray of shape (n_edges, ), increasing, >= 0
+
+    Returns
+    -------
+    table : ndarray of int64
+    start : int
+        Top bits of the table's first cell.
+    below : int
+        The slot of any r^2 below the table (1 when the first edge is 0, else 0).
     """
-    n_w = w.shape[1]
-    n_edges = edges2.shape[0]
-    n_rp = n_edges - 1
-    cap = max(counts.max(), 1)
-    # r = 0 (the point itself) falls in bin 0 when the first edge is 0: subtract it there
-    self_in_bin0 = edges2[0] <= 0.0
-    out = np.zeros((rows.shape[0], n_rp, n_w))
-    for r in numba.prange(rows.shape[0]):
-        acc = np.zeros((n_edges + 1, n_w))
-        r2 = np.empty(cap)
-        slot = np.empty(cap, np.int64)
-        i = rows[r]
+    edges2 = np.asarray(edges2, dtype=np.float64)
+    positive = edges2[edges2 > 0]
+    lowest = positive[0] if edges2[0] > 0 else positive[0] / 16.0
+    start = int(np.float64(lowest).view(np.int64) >> _SLOT_SHIFT)
+    stop = int(edges2[-1].view(np.int64) >> _SLOT_SHIFT) + 1
+    cell_lo = (np.arange(start, stop, dtype=np.int64) << _SLOT_SHIFT).view(np.float64)
+    table = np.searchsorted(edges2, cell_lo, side="right").astype(np.int64)
+    return table, start, int(edges2[0] <= 0)
+
+
+_SLOT_SHIFT = 44
+
+
+@numba.njit(inline="always")
+def _slot(r2, bits, table, start, below, edges2):
+    """Number of edges at or below r2 (``bits``: r2 as int64), by ``rp_slot_table``."""
+    u = (bits >> _SLOT_SHIFT) - start
+    if u < 0:
+        return below
+    if u >= table.shape[0]:
+        return edges2.shape[0]
+    s = table[u]
+    while s < edges2.shape[0] and r2 >= edges2[s]:
+        s += 1
+    return s
+
+
+@numba.njit(inline="always")
+def _beyond_rp_max(xi, yi, c, q, n_side, m, cell, rp_max2):
+    """True when neighbour q of column c lies wholly beyond rp_max of (xi, yi) in x, y.
+
+    The neighbour's image next to column c is the square of side ``cell`` at grid
+    position (gx + ox, gy + oy); it is widened by 1e-9 cell against rounding in the
+    column assignment."""
+    side = 2 * m + 1
+    gx = c // n_side
+    xlo = (gx + q // side - m) * cell
+    ylo = (c - gx * n_side + q % side - m) * cell
+    eps = 1e-9 * cell
+    dx = max(0.0, xlo - eps - xi, xi - xlo - cell - eps)
+    dy = max(0.0, ylo - eps - yi, yi - ylo - cell - eps)
+    return dx * dx + dy * dy >= rp_max2
+
+
+@numba.njit(inline="always")
+def _image_reaches(image, zi, pi_max, lbox):
+    """Whether the periodic image (shift (image - 1) lbox in z) can lie within pi_max of zi."""
+    if image == 0:
+        return zi < pi_max
+    if image == 2:
+        return zi > lbox - pi_max
+    return True
+
+
+def _make_row_sums(half):
+    @numba.njit
+    def row_sums(r, i, x, y, z, w, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m, edges2, table,
+                 start, below, acc, r2, sums):
+        """Add the weights of the neighbours of sorted point i, by rp bin, to sums[r]; acc
+        is a zeroed scratch array of shape (n_edges + 1, n_w).
+
+        With ``half`` (a constant of the compiled function, so the loops carry no test),
+        each unordered pair is visited from one end only: the stencil's upper half, the
+        later points of i's own column, and in that column only the image above; the
+        other end's share, w_i, goes straight into ``sums[j, slot - 1]``."""
+        n_w = w.shape[1]
+        n_edges = edges2.shape[0]
+        rp_max2 = edges2[n_edges - 1]
+        cell = lbox / n_side
+        centre = (neighbours.shape[1] - 1) // 2
         c = column[i]
         xi, yi, zi = x[i], y[i], z[i]
-        for q in range(neighbours.shape[1]):
+        for q in range(centre if half else 0, neighbours.shape[1]):
+            if q != centre and _beyond_rp_max(xi, yi, c, q, n_side, m, cell, rp_max2):
+                continue
             for image in range(3):
+                if not _image_reaches(image, zi, pi_max, lbox) or (half and q == centre and image == 0):
+                    continue
                 a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max, lbox)
-                n = b - a
+                if half and q == centre and image == 1:
+                    a = max(a, i + 1)
+                n = max(b - a, 0)
                 for t in range(n):
                     dx = x[a + t] + sx
                     dy = y[a + t] + sy
                     r2[t] = dx * dx + dy * dy
-                    slot[t] = 0
-                for e in range(n_edges):
-                    edge = edges2[e]
-                    for t in range(n):
-                        slot[t] += r2[t] >= edge
+                bits = r2[:n].view(np.int64)
                 for t in range(n):
-                    k = slot[t]
+                    s = _slot(r2[t], bits[t], table, start, below, edges2)
+                    # the branch beats a branch-free add into a spare slot: stores to the
+                    # same bin in a row would wait on each other
+                    if s == 0 or s == n_edges:
+                        continue
+                    j = a + t
                     for bb in range(n_w):
-                        acc[k, bb] += w[a + t, bb]
-        for k in range(n_rp):
+                        acc[s, bb] += w[j, bb]
+                    if half:
+                        for bb in range(n_w):
+                            sums[j, s - 1, bb] += w[i, bb]
+        for k in range(n_edges - 1):
             for bb in range(n_w):
-                out[r, k, bb] = acc[k + 1, bb]
-        if self_in_bin0:
-            for bb in range(n_w):
+                sums[r, k, bb] += acc[k + 1, bb]
+
+    return row_sums
+
+
+_row_sums_full = _make_row_sums(False)
+_row_sums_half = _make_row_sums(True)
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def neighbour_sums_kernel(x, y, z, w, rows, column, starts, counts, neighbours, shifts, n_side, m, edges2, table,
+                          start, below, pi_max, lbox):
+    """S[r, k, b] = sum over j != rows[r] in rp bin k with |pi| < pi_max of w[j, b].
+
+    Coordinates, ``w`` and ``rows`` are in sorted order; returns shape (n_rows, n_rp, n_w).
+    Every pair is visited from both ends, so ``rows`` may be any subset (a process's
+    share); ``half_neighbour_sums_kernel`` visits each pair once. ``n_side`` and ``m``
+    describe the columns (``SortedColumns``); ``table``, ``start``, ``below`` come from
+    ``rp_slot_table(edges2)``.
+    """
+    n_edges = edges2.shape[0]
+    cap = max(counts.max(), 1)
+    out = np.zeros((rows.shape[0], n_edges - 1, w.shape[1]))
+    for r in numba.prange(rows.shape[0]):
+        # scratch allocated here, per row: the compiler then knows it aliases nothing
+        acc = np.zeros((n_edges + 1, w.shape[1]))
+        r2 = np.empty(cap)
+        i = rows[r]
+        _row_sums_full(r, i, x, y, z, w, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m, edges2,
+                       table, start, below, acc, r2, out)
+        # with a first edge of 0 the point itself (r = 0) fell in bin 0
+        if below == 1:
+            for bb in range(w.shape[1]):
                 out[r, 0, bb] -= w[i, bb]
     return out
 
 
-@numba.njit(inline="always")
-def _rp_bin(r2, edges2):
-    """Index k with edges2[k] <= r2 < edges2[k + 1], or -1 outside the bins (bisection)."""
-    n = edges2.shape[0] - 1
-    if r2 < edges2[0] or r2 >= edges2[n]:
-        return -1
-    lo, hi = 0, n
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if r2 >= edges2[mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def half_neighbour_sums_kernel(x, y, z, w, column, starts, counts, neighbours, shifts, n_side, m, edges2, table,
+                               start, below, pi_max, lbox):
+    """S[i, k, b] for every sorted point, visiting each pair once (half the work).
+
+    Needs a stencil that does not wrap onto itself (n_side >= 2 m + 1). The box is cut
+    into an even number of strips in x at least m columns wide; a strip's pairs reach
+    only into the next strip, so the even strips run in parallel, then the odd ones,
+    without two threads ever adding to the same point.
+    """
+    n = x.shape[0]
+    n_edges = edges2.shape[0]
+    cap = max(counts.max(), 1)
+    out = np.zeros((n, n_edges - 1, w.shape[1]))
+    n_strips = 2 * (n_side // (2 * m))
+    width = n_side // n_strips
+    bounds = np.empty(n_strips + 1, np.int64)
+    for s in range(n_strips):
+        bounds[s] = starts[s * width * n_side]
+    bounds[n_strips] = n
+    for phase in range(2):
+        for t in numba.prange(n_strips // 2):
+            s = 2 * t + phase
+            r2 = np.empty(cap)
+            for i in range(bounds[s], bounds[s + 1]):
+                acc = np.zeros((n_edges + 1, w.shape[1]))
+                _row_sums_half(i, i, x, y, z, w, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m,
+                               edges2, table, start, below, acc, r2, out)
+    return out
 
 
 @numba.njit(parallel=True, cache=True)
-def pair_tables_kernel(x, y, z, mbin, dm, rows, column, starts, counts, neighbours, shifts, edges2, pi_max, lbox,
-                       n_m, n_chunks):
+def pair_tables_kernel(x, y, z, mbin, dm, rows, column, starts, counts, neighbours, shifts, n_side, m, edges2, table,
+                       start, below, pi_max, lbox, n_m, n_chunks):
     """P0, P1, P11 [3, n_rp, n_m, n_m] over ordered pairs whose first member is in ``rows``
-    (see ``diffsham.stats.tabulate``); everything in sorted order."""
-    n_rp = edges2.shape[0] - 1
-    out = np.zeros((n_chunks, 3, n_rp, n_m, n_m))
+    (see ``diffsham.stats.tabulate``); everything in sorted order, the column and slot
+    arguments as for ``neighbour_sums_kernel``."""
+    n_edges = edges2.shape[0]
+    rp_max2 = edges2[n_edges - 1]
+    cell = lbox / n_side
+    out = np.zeros((n_chunks, 3, n_edges - 1, n_m, n_m))
     size = -(-rows.shape[0] // n_chunks)
+    cap = max(counts.max(), 1)
     for t in numba.prange(n_chunks):
+        r2 = np.empty(cap)
         for r in range(t * size, min((t + 1) * size, rows.shape[0])):
             i = rows[r]
             c = column[i]
@@ -129,14 +258,23 @@ def pair_tables_kernel(x, y, z, mbin, dm, rows, column, starts, counts, neighbou
             a_i = mbin[i]
             d_i = dm[i]
             for q in range(neighbours.shape[1]):
+                if _beyond_rp_max(xi, yi, c, q, n_side, m, cell, rp_max2):
+                    continue
                 for image in range(3):
+                    if not _image_reaches(image, zi, pi_max, lbox):
+                        continue
                     a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max,
                                            lbox)
-                    for j in range(a, b):
-                        dx = x[j] + sx
-                        dy = y[j] + sy
-                        k = _rp_bin(dx * dx + dy * dy, edges2)
-                        if k < 0 or j == i:
+                    n = max(b - a, 0)
+                    for u in range(n):
+                        dx = x[a + u] + sx
+                        dy = y[a + u] + sy
+                        r2[u] = dx * dx + dy * dy
+                    bits = r2[:n].view(np.int64)
+                    for u in range(n):
+                        j = a + u
+                        k = _slot(r2[u], bits[u], table, start, below, edges2) - 1
+                        if k < 0 or k == n_edges - 1 or j == i:
                             continue
                         a_j = mbin[j]
                         out[t, 0, k, a_i, a_j] += 1.0

@@ -28,7 +28,7 @@ import numpy as np
 
 from .cells import sort_into_columns
 from .pair_counts import check_pair_count_args
-from .pair_kernels import pair_tables_kernel
+from .pair_kernels import pair_tables_kernel, rp_slot_table
 
 __all__ = ("Tabulation", "tabulate", "combine_tabulations", "load_or_tabulate", "tabulation_key", "pair_tables")
 
@@ -79,8 +79,8 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=3, rows=No
     n_chunks = max(numba.get_num_threads() * 4, 1)
     tables = pair_tables_kernel(cells.x, cells.y, cells.z, np.asarray(mbin, np.int64)[cells.order],
                                 np.asarray(dm, float)[cells.order], sorted_rows, cells.column, cells.starts,
-                                cells.counts, cells.neighbours, cells.shifts, edges**2, float(pi_max), float(lbox),
-                                int(n_m), n_chunks)
+                                cells.counts, cells.neighbours, cells.shifts, cells.n_side, cells.subdivide, edges**2,
+                                *rp_slot_table(edges**2), float(pi_max), float(lbox), int(n_m), n_chunks)
     return tables[0], tables[1], tables[2]
 
 
