@@ -194,6 +194,8 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, rp_edges=
     def jacobian(theta):
         # forward mode in the five parameters: on the exact path one batched pass over the
         # pairs (the custom JVP of the pair counts), whatever the length of the data vector
-        return predict(theta), jax.jacfwd(predict)(theta)
+        # (has_aux: the value comes from the same forward pass as the derivatives)
+        jac, value = jax.jacfwd(lambda t: (predict(t),) * 2, has_aux=True)(theta)
+        return value, jac
 
     return ForwardModel(predict, jacobian, tuple(layout))

@@ -16,8 +16,9 @@ the number of model parameters.
 
 Two backends count the same pairs:
 
-- ``"numba"``: a compiled cell-list loop over ``SortedColumns`` (``pair_kernels``), called
-  from JAX through ``jax.pure_callback``. The fast choice on a CPU.
+- ``"numba"``: a compiled loop over line-of-sight columns (``SortedColumns``,
+  ``pair_kernels``) that visits each pair once, called from JAX through
+  ``jax.pure_callback``. The fast choice on a CPU.
 - ``"jax"``: dense blocks of cells in pure JAX (``pair_counts_jax``), which runs
   unchanged on a GPU.
 

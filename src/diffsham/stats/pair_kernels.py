@@ -1,10 +1,18 @@
 """Compiled (numba) pair loops over ``SortedColumns``: per-point neighbour sums and the fast-path tables.
 
-Both loop over a list of rows (sorted positions; a subset when the halos are split
-across processes). For each row they visit the neighbouring columns and, in each, only
-the window of points with |pi| < pi_max (found by bisection in z, with its periodic
-images), and accumulate the pairs with rp in [edge_0, edge_n). Rows are independent, so
-the loops run in parallel without locks.
+Each loop takes the rows (sorted points) in turn. For a row it visits the neighbouring
+columns, skipping those wholly beyond rp_max of the point, and in each only the window
+of points with |pi| < pi_max (found by bisection in z, with the periodic images that can
+reach). Squared separations of a window are computed in a loop that vectorises; each is
+binned by a table lookup on its float64 bits (``rp_slot_table``), not by a search.
+
+Two ways to cover the pairs:
+
+- from both ends (``neighbour_sums_kernel``, and the tables for a shard): every row
+  independent, so any subset of rows (a process's share) and parallel without locks;
+- once (``half_neighbour_sums_kernel``, and the tables for the whole catalog): the upper
+  half of the stencil, each pair adding to both of its points; half the work. Threads
+  take strips of the box that cannot reach each other's points (see the kernel).
 """
 import numba
 import numpy as np
@@ -122,6 +130,34 @@ def _image_reaches(image, zi, pi_max, lbox):
     return True
 
 
+@numba.njit(inline="always")
+def _visit(half, i, q, image, x, y, z, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m, rp_max2,
+           r2):
+    """The points of neighbour column q (periodic image ``image``) that sorted point i
+    pairs with: (a, n) for the points a .. a + n - 1, their squared rp in r2[:n].
+
+    n = 0 when the column lies beyond rp_max or the image beyond pi_max. With ``half``
+    (each unordered pair from one end only) the stencil's lower half is skipped by the
+    caller, and in i's own column only the later points and the image above are paired.
+    """
+    centre = (neighbours.shape[1] - 1) // 2
+    c = column[i]
+    xi, yi, zi = x[i], y[i], z[i]
+    if q != centre and _beyond_rp_max(xi, yi, c, q, n_side, m, lbox / n_side, rp_max2):
+        return 0, 0
+    if not _image_reaches(image, zi, pi_max, lbox) or (half and q == centre and image == 0):
+        return 0, 0
+    a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max, lbox)
+    if half and q == centre and image == 1:
+        a = max(a, i + 1)
+    n = max(b - a, 0)
+    for t in range(n):
+        dx = x[a + t] + sx
+        dy = y[a + t] + sy
+        r2[t] = dx * dx + dy * dy
+    return a, n
+
+
 def _make_row_sums(half):
     @numba.njit
     def row_sums(r, i, x, y, z, w, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m, edges2, table,
@@ -130,30 +166,15 @@ def _make_row_sums(half):
         is a zeroed scratch array of shape (n_edges + 1, n_w).
 
         With ``half`` (a constant of the compiled function, so the loops carry no test),
-        each unordered pair is visited from one end only: the stencil's upper half, the
-        later points of i's own column, and in that column only the image above; the
-        other end's share, w_i, goes straight into ``sums[j, slot - 1]``."""
+        each unordered pair is visited from one end only (see ``_visit``); the other
+        end's share, w_i, goes straight into ``sums[j, slot - 1]``."""
         n_w = w.shape[1]
         n_edges = edges2.shape[0]
-        rp_max2 = edges2[n_edges - 1]
-        cell = lbox / n_side
         centre = (neighbours.shape[1] - 1) // 2
-        c = column[i]
-        xi, yi, zi = x[i], y[i], z[i]
         for q in range(centre if half else 0, neighbours.shape[1]):
-            if q != centre and _beyond_rp_max(xi, yi, c, q, n_side, m, cell, rp_max2):
-                continue
             for image in range(3):
-                if not _image_reaches(image, zi, pi_max, lbox) or (half and q == centre and image == 0):
-                    continue
-                a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max, lbox)
-                if half and q == centre and image == 1:
-                    a = max(a, i + 1)
-                n = max(b - a, 0)
-                for t in range(n):
-                    dx = x[a + t] + sx
-                    dy = y[a + t] + sy
-                    r2[t] = dx * dx + dy * dy
+                a, n = _visit(half, i, q, image, x, y, z, column, starts, counts, neighbours, shifts, pi_max, lbox,
+                              n_side, m, edges2[n_edges - 1], r2)
                 bits = r2[:n].view(np.int64)
                 for t in range(n):
                     s = _slot(r2[t], bits[t], table, start, below, edges2)
@@ -237,47 +258,59 @@ def half_neighbour_sums_kernel(x, y, z, w, column, starts, counts, neighbours, s
     return out
 
 
+def _make_table_rows(half):
+    @numba.njit
+    def table_rows(i, x, y, z, mbin, dm, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m, edges2,
+                   table, start, below, r2, out):
+        """Add the pairs of sorted point i to the tables out[3, n_rp, n_m, n_m]; with
+        ``half``, each unordered pair once, adding both orders."""
+        n_edges = edges2.shape[0]
+        centre = (neighbours.shape[1] - 1) // 2
+        a_i, d_i = mbin[i], dm[i]
+        for q in range(centre if half else 0, neighbours.shape[1]):
+            for image in range(3):
+                a, n = _visit(half, i, q, image, x, y, z, column, starts, counts, neighbours, shifts, pi_max, lbox,
+                              n_side, m, edges2[n_edges - 1], r2)
+                bits = r2[:n].view(np.int64)
+                for t in range(n):
+                    k = _slot(r2[t], bits[t], table, start, below, edges2) - 1
+                    j = a + t
+                    if k < 0 or k == n_edges - 1 or j == i:
+                        continue
+                    a_j, d_j = mbin[j], dm[j]
+                    out[0, k, a_i, a_j] += 1.0
+                    out[1, k, a_i, a_j] += d_i
+                    out[2, k, a_i, a_j] += d_i * d_j
+                    if half:
+                        out[0, k, a_j, a_i] += 1.0
+                        out[1, k, a_j, a_i] += d_j
+                        out[2, k, a_j, a_i] += d_i * d_j
+
+    return table_rows
+
+
+_table_rows_full = _make_table_rows(False)
+_table_rows_half = _make_table_rows(True)
+
+
 @numba.njit(parallel=True, cache=True)
 def pair_tables_kernel(x, y, z, mbin, dm, rows, column, starts, counts, neighbours, shifts, n_side, m, edges2, table,
-                       start, below, pi_max, lbox, n_m, n_chunks):
+                       start, below, pi_max, lbox, n_m, n_chunks, half):
     """P0, P1, P11 [3, n_rp, n_m, n_m] over ordered pairs whose first member is in ``rows``
     (see ``diffsham.stats.tabulate``); everything in sorted order, the column and slot
-    arguments as for ``neighbour_sums_kernel``."""
-    n_edges = edges2.shape[0]
-    rp_max2 = edges2[n_edges - 1]
-    cell = lbox / n_side
-    out = np.zeros((n_chunks, 3, n_edges - 1, n_m, n_m))
+    arguments as for ``neighbour_sums_kernel``. With ``half`` (only for all rows, and a
+    stencil that does not wrap onto itself) each pair is visited once. Each chunk of
+    rows adds to its own copy of the (small) tables, summed at the end."""
+    out = np.zeros((n_chunks, 3, edges2.shape[0] - 1, n_m, n_m))
     size = -(-rows.shape[0] // n_chunks)
     cap = max(counts.max(), 1)
     for t in numba.prange(n_chunks):
         r2 = np.empty(cap)
         for r in range(t * size, min((t + 1) * size, rows.shape[0])):
-            i = rows[r]
-            c = column[i]
-            xi, yi, zi = x[i], y[i], z[i]
-            a_i = mbin[i]
-            d_i = dm[i]
-            for q in range(neighbours.shape[1]):
-                if _beyond_rp_max(xi, yi, c, q, n_side, m, cell, rp_max2):
-                    continue
-                for image in range(3):
-                    if not _image_reaches(image, zi, pi_max, lbox):
-                        continue
-                    a, b, sx, sy = _window(z, starts, counts, neighbours, shifts, c, q, image, xi, yi, zi, pi_max,
-                                           lbox)
-                    n = max(b - a, 0)
-                    for u in range(n):
-                        dx = x[a + u] + sx
-                        dy = y[a + u] + sy
-                        r2[u] = dx * dx + dy * dy
-                    bits = r2[:n].view(np.int64)
-                    for u in range(n):
-                        j = a + u
-                        k = _slot(r2[u], bits[u], table, start, below, edges2) - 1
-                        if k < 0 or k == n_edges - 1 or j == i:
-                            continue
-                        a_j = mbin[j]
-                        out[t, 0, k, a_i, a_j] += 1.0
-                        out[t, 1, k, a_i, a_j] += d_i
-                        out[t, 2, k, a_i, a_j] += d_i * dm[j]
+            if half:
+                _table_rows_half(rows[r], x, y, z, mbin, dm, column, starts, counts, neighbours, shifts, pi_max, lbox,
+                                 n_side, m, edges2, table, start, below, r2, out[t])
+            else:
+                _table_rows_full(rows[r], x, y, z, mbin, dm, column, starts, counts, neighbours, shifts, pi_max, lbox,
+                                 n_side, m, edges2, table, start, below, r2, out[t])
     return out.sum(axis=0)

@@ -60,7 +60,7 @@ class Tabulation(NamedTuple):
         return int(round(float(self.n.sum()))) == self.n_total
 
 
-def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=3, rows=None):
+def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2, rows=None):
     """P0, P1, P11 of shape (n_rp, n_m, n_m) (see the module docstring).
 
     Parameters
@@ -80,7 +80,8 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=3, rows=No
     tables = pair_tables_kernel(cells.x, cells.y, cells.z, np.asarray(mbin, np.int64)[cells.order],
                                 np.asarray(dm, float)[cells.order], sorted_rows, cells.column, cells.starts,
                                 cells.counts, cells.neighbours, cells.shifts, cells.n_side, cells.subdivide, edges**2,
-                                *rp_slot_table(edges**2), float(pi_max), float(lbox), int(n_m), n_chunks)
+                                *rp_slot_table(edges**2), float(pi_max), float(lbox), int(n_m), n_chunks,
+                                rows is None and cells.n_side >= 2 * cells.subdivide + 1)
     return tables[0], tables[1], tables[2]
 
 
@@ -105,7 +106,7 @@ def tabulation_key(cat, rp_edges, pi_max, dlogm):
     return h.hexdigest()[:24]
 
 
-def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=3, progress=True, rows=None):
+def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=2, progress=True, rows=None):
     """Tabulate a catalog for the fast path.
 
     Parameters
