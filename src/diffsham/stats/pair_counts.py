@@ -118,50 +118,59 @@ def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
     rank = np.empty_like(cells.order)
     rank[cells.order] = np.arange(cells.order.size)
     if rows is None:
-        sorted_rows = np.arange(cells.order.size)
-    else:
-        rows = np.asarray(rows)
-        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= cells.order.size)):
-            raise ValueError(f"rows must be a 1-d array of indices in [0, {cells.order.size})")
-        sorted_rows = rank[rows]
+        return _sorted_neighbour_sums(w[cells.order], cells, rp_edges, pi_max)[rank]
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= cells.order.size)):
+        raise ValueError(f"rows must be a 1-d array of indices in [0, {cells.order.size})")
+    return _sorted_neighbour_sums(w[cells.order], cells, rp_edges, pi_max, rank[rows])
+
+
+def _sorted_neighbour_sums(w_sorted, cells, rp_edges, pi_max, sorted_rows=None):
+    """S in the sorted order of ``cells`` for sorted weights (for ``sorted_rows`` if given)."""
     edges2 = np.asarray(rp_edges, dtype=float) ** 2
-    w_sorted = np.ascontiguousarray(w[cells.order])
-    geometry = (cells.x, cells.y, cells.z, w_sorted)
+    geometry = (cells.x, cells.y, cells.z, np.ascontiguousarray(w_sorted, dtype=float))
     columns = (cells.column, cells.starts, cells.counts, cells.neighbours, cells.shifts, cells.n_side,
                cells.subdivide, edges2, *rp_slot_table(edges2), float(pi_max), cells.lbox)
-    if rows is not None:
+    if sorted_rows is not None:
         return neighbour_sums_kernel(*geometry, sorted_rows, *columns)
     if cells.n_side >= 2 * cells.subdivide + 1:
-        return half_neighbour_sums_kernel(*geometry, *columns)[rank]
+        return half_neighbour_sums_kernel(*geometry, *columns)
     # a box so small that the stencil wraps onto itself: a pair may be reached twice
-    return neighbour_sums_kernel(*geometry, sorted_rows, *columns)[rank]
+    return neighbour_sums_kernel(*geometry, np.arange(cells.order.size), *columns)
 
 
 class _NumbaPairs:
-    """The static inputs of the numba callback; hashed by identity for ``custom_jvp``."""
+    """The static inputs of the numba callback; hashed by identity for ``custom_jvp``.
+
+    Everything passed to and from the callback is in the sorted order of the columns:
+    JAX permutes the weights (n_points x n_w) rather than the sums (n_rp times larger).
+    """
 
     def __init__(self, cells, rp_edges, pi_max):
         self.cells, self.rp_edges, self.pi_max = cells, np.asarray(rp_edges, dtype=float), float(pi_max)
+        self.order = jnp.asarray(cells.order)
 
-    def sums(self, weights):
-        w = jnp.asarray(weights)
-        shape = jax.ShapeDtypeStruct((w.shape[0], self.rp_edges.size - 1, w.shape[1]), w.dtype)
+    def sorted_sums(self, w_sorted):
+        shape = jax.ShapeDtypeStruct((w_sorted.shape[0], self.rp_edges.size - 1, w_sorted.shape[1]), w_sorted.dtype)
 
         def host(w_np):
-            return neighbour_sums(w_np, self.cells, self.rp_edges, self.pi_max).astype(w_np.dtype)
+            sums = _sorted_neighbour_sums(w_np, self.cells, self.rp_edges, self.pi_max)
+            return np.asarray(sums, dtype=w_np.dtype)
 
-        return jax.pure_callback(host, shape, w, vmap_method="sequential")
+        return jax.pure_callback(host, shape, w_sorted, vmap_method="sequential")
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _counts_numba(weights, pairs):
-    return 0.5 * jnp.einsum("ib,ikb->kb", weights, pairs.sums(weights))
+    w = weights[pairs.order]
+    return 0.5 * jnp.einsum("ib,ikb->kb", w, pairs.sorted_sums(w))
 
 
 @_counts_numba.defjvp
 def _counts_numba_jvp(pairs, primals, tangents):
     (w,), (w_dot,) = primals, tangents
-    s = pairs.sums(w)
+    w, w_dot = w[pairs.order], w_dot[pairs.order]
+    s = pairs.sorted_sums(w)
     return 0.5 * jnp.einsum("ib,ikb->kb", w, s), jnp.einsum("ib,ikb->kb", w_dot, s)
 
 
