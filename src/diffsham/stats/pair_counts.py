@@ -148,7 +148,8 @@ class _NumbaPairs:
 
     def __init__(self, cells, rp_edges, pi_max):
         self.cells, self.rp_edges, self.pi_max = cells, np.asarray(rp_edges, dtype=float), float(pi_max)
-        self.order = jnp.asarray(cells.order)
+        # NumPy, not a JAX array: made into a constant of whichever trace indexes with it
+        self.order = cells.order
 
     def sorted_sums(self, w_sorted):
         shape = jax.ShapeDtypeStruct((w_sorted.shape[0], self.rp_edges.size - 1, w_sorted.shape[1]), w_sorted.dtype)
