@@ -86,6 +86,12 @@ class SortedColumns(NamedTuple):
     n_side: int
     subdivide: int
 
+    @property
+    def stencil_is_distinct(self):
+        """Whether the (2 m + 1)^2 neighbours are distinct columns (the stencil does not
+        wrap onto itself), as visiting each pair once from the stencil's upper half needs."""
+        return self.n_side >= 2 * self.subdivide + 1
+
 
 def sort_into_columns(pos, lbox, rp_max, subdivide=3):
     """Sort points into line-of-sight columns; see ``SortedColumns``.

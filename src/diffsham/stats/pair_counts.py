@@ -133,7 +133,7 @@ def _sorted_neighbour_sums(w_sorted, cells, rp_edges, pi_max, sorted_rows=None):
                cells.subdivide, edges2, *rp_slot_table(edges2), float(pi_max), cells.lbox)
     if sorted_rows is not None:
         return neighbour_sums_kernel(*geometry, sorted_rows, *columns)
-    if cells.n_side >= 2 * cells.subdivide + 1:
+    if cells.stencil_is_distinct:
         return half_neighbour_sums_kernel(*geometry, *columns)
     # a box so small that the stencil wraps onto itself: a pair may be reached twice
     return neighbour_sums_kernel(*geometry, np.arange(cells.order.size), *columns)

@@ -81,7 +81,7 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2, rows=No
                                 np.asarray(dm, float)[cells.order], sorted_rows, cells.column, cells.starts,
                                 cells.counts, cells.neighbours, cells.shifts, cells.n_side, cells.subdivide, edges**2,
                                 *rp_slot_table(edges**2), float(pi_max), float(lbox), int(n_m), n_chunks,
-                                rows is None and cells.n_side >= 2 * cells.subdivide + 1)
+                                rows is None and cells.stencil_is_distinct)
     return tables[0], tables[1], tables[2]
 
 
