@@ -30,7 +30,7 @@ from .params import ShamParams
 from .scatter import scatter_sigma
 from .shmf import DEFAULT_HALO_GRID
 from .smf import cumulative_number_density, integrate_cumulative, schechter_log_phi, smf_in_bins
-from .spline import SplineKnots, design_matrix, n_coeffs
+from .spline import SplineKnots, design_matrix, eval_spline, n_coeffs
 
 __all__ = (
     "SolverConfig",
@@ -39,6 +39,7 @@ __all__ = (
     "solve_smhm",
     "solve_sham",
     "mean_log_sm_from_solution",
+    "mean_log_sm_at_abundance",
     "zero_scatter_log_sm",
     "log_ncum_at_cells",
     "log_sm_at_abundance",
@@ -62,6 +63,13 @@ class SolverConfig(NamedTuple):
         Scatter [dex] at which the continuation starts.
     ramp : float
         Fraction of the iterations over which the scatter reaches its target.
+    tol : float
+        Stop early once an accepted step moves <log M*> by less than this [dex]
+        wherever it lies in the fitted range (after the ramp); 0 runs all ``n_iter``
+        iterations.
+    lam_start : float
+        Initial Levenberg-Marquardt damping, relative to the diagonal of the
+        Gauss-Newton matrix (small for a start already close to the solution).
     """
 
     knots: SplineKnots = SplineKnots(6.5, 0.1, 65)
@@ -72,6 +80,8 @@ class SolverConfig(NamedTuple):
     n_iter: int = 200
     sigma_start: float = 0.05
     ramp: float = 0.5
+    tol: float = 0.0
+    lam_start: float = 1e-3
 
     def fit_edges(self):
         n = int(round((self.fit_hi - self.fit_lo) / self.fit_step))
@@ -94,11 +104,18 @@ class ShamSolution(NamedTuple):
     log_resid : ndarray of shape (n_fit_bins, )
         log10(phi_implied / phi_target) in the fitted bins (raw: also where a catalog
         has too few halos for the fit to look).
+    coeffs : ndarray of shape (n_coeffs, )
+        Spline coefficients of the correction (in zero-scatter log M*; see
+        :func:`mean_log_sm_at_abundance` to evaluate it at any halo abundance).
+    n_iter : int
+        Levenberg-Marquardt iterations taken.
     """
 
     logmh: jnp.ndarray
     mean_log_sm: jnp.ndarray
     log_resid: jnp.ndarray
+    coeffs: jnp.ndarray
+    n_iter: jnp.ndarray
 
 
 _MU_FLOOR = 4.0  # log M* given to halos that host no galaxy of the target SMF
@@ -109,6 +126,25 @@ def _second_differences(n):
     for i in range(n - 2):
         d[i, i : i + 3] = (1.0, -2.0, 1.0)
     return jnp.asarray(d.T @ d)
+
+
+def _spline_basis(mu0, knots):
+    """Design matrix of the correction spline at zero-scatter log M* ``mu0``, held flat
+    beyond the knots."""
+    return design_matrix(jnp.clip(mu0, knots.x0, knots.x0 + knots.step * knots.n_intervals), knots)
+
+
+def _project_on_basis(basis, values):
+    """Least-squares spline coefficients of ``values`` (lightly regularised: cells
+    beyond the knots leave end coefficients unconstrained)."""
+    btb = basis.T @ basis
+    ridge = 1e-8 * jnp.mean(jnp.diag(btb)) * jnp.eye(btb.shape[0])
+    return jnp.linalg.solve(btb + ridge, basis.T @ values)
+
+
+def _log_smf_jacobian_in_coeffs(mu, sigma, dn, edges, basis, phi):
+    """d log10 phi_b / d c_k for <log M*> = mu0 + basis @ c, in closed form."""
+    return (implied_smf_jacobians(mu, sigma, dn, edges)[0] @ basis) / (jnp.log(10.0) * phi[:, None])
 
 
 def zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid):
@@ -155,7 +191,7 @@ def log_sm_at_abundance(log_phi_fn, smf_params, log_ncum_halo):
 
 
 @partial(jax.jit, static_argnums=(0, 3))
-def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
+def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=None):
     """Solve for <log M*>(log Mpeak) given a target SMF, the scatter and an SHMF.
 
     Parameters
@@ -169,6 +205,12 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     config : SolverConfig (static)
     halo_grid : HaloGrid
         The halo population (model SHMF or a catalog's histogram).
+    start_offset : ndarray of shape (n_cells, ), optional
+        A first guess of <log M*> minus zero-scatter matching at the cells (SHAMNet's
+        correction); its least-squares projection onto the spline is the starting
+        point. Default: zero, i.e. start from zero-scatter matching. Only the
+        converged point carries derivatives, so a start close to the solution changes
+        the cost, not the result.
 
     Returns
     -------
@@ -181,8 +223,7 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     # SMF is measured; in log Mpeak the relation is steep at low mass), held flat beyond
     # its knots. The basis is frozen at the solution: the implicit derivative is then
     # that of the solution within this span, which represents it.
-    knot_hi = knots.x0 + knots.step * knots.n_intervals
-    basis = design_matrix(jnp.clip(lax.stop_gradient(mu0), knots.x0, knot_hi), knots)
+    basis = _spline_basis(lax.stop_gradient(mu0), knots)
     penalty = config.smooth * _second_differences(n_coeffs(knots))
     target = smf_in_bins(log_phi_fn, edges, *smf_params)
     # A halo population resolves abundances down to about one object per volume: a
@@ -203,7 +244,10 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     # Levenberg-Marquardt on values held fixed: only the converged point matters
     sig0, tgt0 = lax.stop_gradient(sigma), lax.stop_gradient(log_target)
     mu0_fixed = lax.stop_gradient(mu0)
-    c0 = jnp.zeros(n_coeffs(knots))
+    if start_offset is None:
+        c0 = jnp.zeros(n_coeffs(knots))
+    else:
+        c0 = _project_on_basis(basis, lax.stop_gradient(start_offset))
 
     # Continuation in the scatter: zero-scatter matching is close to the solution for
     # a narrow kernel. The kernel widens linearly to the target over the first
@@ -214,38 +258,47 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid):
     sig_start = jnp.minimum(sig0, config.sigma_start)
     n_ramp = max(1, int(config.ramp * config.n_iter))
 
-    def lm_step(it, state):
-        c, lam = state
+    def lm_step(state):
+        it, c, lam, _ = state
         frac = jnp.minimum(1.0, (it + 1.0) / n_ramp)
         sig = sig_start + frac * (sig0 - sig_start)
         mu = mu0_fixed + basis @ c
         phi = implied_smf(mu, sig, halo_grid.dn, edges) + floor
         r = jnp.log10(phi) - tgt0
-        jac = (implied_smf_jacobians(mu, sig, halo_grid.dn, edges)[0] @ basis) / (
-            jnp.log(10.0) * phi[:, None]
-        )
+        jac = _log_smf_jacobian_in_coeffs(mu, sig, halo_grid.dn, edges, basis, phi)
         a = jac.T @ jac + penalty
         g = jac.T @ r + penalty @ c
         # The damping floor covers cells too rare to change the SMF, where diag(a) ~ 0
         damp = jnp.diag(a) + 1e-3 * jnp.mean(jnp.diag(a))
         dc = -jnp.linalg.solve(a + lam * jnp.diag(damp), g)
         ok = loss(c + dc, sig, tgt0, mu0_fixed) < 0.5 * jnp.sum(r * r) + 0.5 * c @ penalty @ c
-        return jnp.where(ok, c + dc, c), jnp.where(ok, lam * 0.3, lam * 5.0)
+        # size of an accepted step in log M* where galaxies are fitted (a rejected step
+        # is not convergence; beyond the fitted range only the penalty still acts)
+        fitted = (mu > config.fit_lo) & (mu < config.fit_hi)
+        change = jnp.where(ok, jnp.max(jnp.where(fitted, jnp.abs(basis @ dc), 0.0)), jnp.inf)
+        return it + 1, jnp.where(ok, c + dc, c), jnp.where(ok, lam * 0.3, lam * 5.0), change
 
-    c_star, _ = lax.fori_loop(0, config.n_iter, lm_step, (c0, jnp.asarray(1e-3)))
+    def not_done(state):
+        it, _, _, change = state
+        return (it < config.n_iter) & ((it < n_ramp) | (change >= config.tol))
+
+    state = (jnp.asarray(0), c0, jnp.asarray(config.lam_start), jnp.asarray(jnp.inf))
+    n_taken, c_star = lax.while_loop(not_done, lm_step, state)[:2]
     c_star = lax.stop_gradient(c_star)
 
     # One Newton step at the converged point carries the implicit derivatives. The
     # Gauss-Newton Hessian is used: it is positive definite where the exact one need
     # not be (cells whose halos are too rare to be seen), and the two differ only by
     # terms proportional to the residuals, which are small wherever the fit is good.
-    grad_c = jax.grad(loss)(c_star, sigma, log_target, mu0)
-    jac = jax.jacfwd(resid)(c_star, sig0, tgt0, mu0_fixed)
+    mu_star = mu0_fixed + basis @ c_star
+    phi_star = implied_smf(mu_star, sig0, halo_grid.dn, edges) + floor
+    jac = _log_smf_jacobian_in_coeffs(mu_star, sig0, halo_grid.dn, edges, basis, phi_star)
+    grad_c = jac.T @ resid(c_star, sigma, log_target, mu0) + penalty @ c_star
     step = jnp.linalg.solve(jac.T @ jac + penalty, grad_c)
     coeffs = c_star - (step - lax.stop_gradient(step))
     mean_log_sm = mu0 + basis @ coeffs
     phi = implied_smf(mean_log_sm, sigma, halo_grid.dn, edges)
-    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / target))
+    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / target), coeffs, n_taken)
 
 
 def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
@@ -269,6 +322,35 @@ def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
         halo_grid = DEFAULT_HALO_GRID
     sigma = scatter_sigma(halo_grid.logmh, params[3], params[4])
     return solve_smhm(schechter_log_phi, tuple(params[:3]), sigma, config, halo_grid)
+
+
+def mean_log_sm_at_abundance(log_phi_fn, smf_params, coeffs, log_ncum_halo, config=DEFAULT_SOLVER_CONFIG):
+    """<log M*> of a solution at any halo abundance, from its spline coefficients.
+
+    Free of the interpolation between cells of :func:`mean_log_sm_from_solution`, and
+    smooth in the abundance. As in the solver, the spline's basis is frozen in the
+    parameters (its derivative in ``log_ncum_halo`` is kept).
+
+    Parameters
+    ----------
+    log_phi_fn : callable
+    smf_params : tuple of floats
+    coeffs : ndarray of shape (n_coeffs, )
+        ``ShamSolution.coeffs``.
+    log_ncum_halo : ndarray of shape (n, )
+        log10 n(>Mpeak) [h^3 Mpc^-3] of the halos.
+    config : SolverConfig, optional
+        The configuration the solution was computed with (its knots).
+
+    Returns
+    -------
+    mean_log_sm : ndarray of shape (n, )
+    """
+    mu0 = log_sm_at_abundance(log_phi_fn, smf_params, log_ncum_halo)
+    mu0_frozen = log_sm_at_abundance(log_phi_fn, lax.stop_gradient(smf_params), log_ncum_halo)
+    knots = config.knots
+    x = jnp.clip(mu0_frozen, knots.x0, knots.x0 + knots.step * knots.n_intervals)
+    return mu0 + eval_spline(coeffs, x, knots)
 
 
 def mean_log_sm_from_solution(solution, logmh):
