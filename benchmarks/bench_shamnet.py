@@ -2,10 +2,13 @@
 
 (a) SMF implied by SHAMNet against the target Schechter SMF over log M* 8.7-11.7
     (1000 draws), its theta-gradients against the analytic Schechter derivatives, and
-    <log M*> and its gradients against the exact solver over log Mpeak 11-15.
+    <log M*> and its gradients against the exact solver over log Mpeak 11-15; for the
+    prediction as used (refined: the solver converged from the network's start) and
+    for the network alone. Also the solver steps the refinement took.
 (b) <log M*> and its Jacobian in all five parameters for 10^6 halo masses, the way
-    diffsham does it (network on its 0.01-dex grid, then interpolation), against the
-    peer: the same network evaluated per halo, as the 2021 code did, run here.
+    diffsham does it (on the 0.01-dex grid, then interpolation), refined and network
+    alone, against two peers run here: the network evaluated per halo, as the 2021
+    code did, and the exact solver from zero-scatter matching (its own continuation).
 
 Usage: python benchmarks/bench_shamnet.py [--n-draws 1000] [--n-solver 100]
 Last line: one JSON record of the figures.
@@ -21,11 +24,23 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import machine, median_time, print_json_line  # noqa: E402
 
 from diffsham.shamnet import load_shamnet  # noqa: E402
-from diffsham.shamnet.network import _bounds, _value_and_jacobian, correction  # noqa: E402
+from diffsham.shamnet.network import (  # noqa: E402
+    REFINE_CONFIG,
+    _bounds,
+    _value_and_jacobian,
+    correction,
+    refined_solution,
+)
 from diffsham.shamnet.validation import sample_theta, smf_accuracy, smhm_accuracy_vs_solver  # noqa: E402
-from diffsham.sham.solver import zero_scatter_log_sm  # noqa: E402
+from diffsham.sham.params import ShamParams  # noqa: E402
+from diffsham.sham.solver import mean_log_sm_from_solution, solve_sham, zero_scatter_log_sm  # noqa: E402
 from diffsham.sham.smf import schechter_log_phi  # noqa: E402
 from diffsham.sham.shmf import halo_grid_from_model  # noqa: E402
+
+
+@jax.jit
+def _refined_steps(weights, bounds, theta):
+    return refined_solution(weights, bounds, theta).n_iter
 
 
 def main():
@@ -38,26 +53,36 @@ def main():
     net = load_shamnet()
     key = jax.random.PRNGKey(1234)
     thetas = sample_theta(key, args.n_draws, net.theta_lo, net.theta_hi)
-    smf, _, _ = smf_accuracy(net, thetas)
-    print(f"(a) SMF vs target over {args.n_draws} draws, log M* 8.7-11.7:")
-    print(f"    RMS {smf['smf_rms']:.4f}  p99 {smf['smf_p99']:.4f}  max {smf['smf_max']:.4f} dex")
-    print(f"    d log SMF/d theta error, median per parameter {np.round(smf['grad_median'], 4)}")
-    print(f"    d log SMF/d theta error, p99 per parameter    {np.round(smf['grad_p99'], 4)}")
-    smhm = smhm_accuracy_vs_solver(net, thetas[: args.n_solver])
-    resid = np.asarray(smhm.pop("solver_resid_max"))
-    print(f"    <log M*> vs solver ({args.n_solver} draws, log Mpeak 11-15): median "
-          f"{smhm['mu_median']:.4f} p99 {smhm['mu_p99']:.4f} dex; gradient median "
-          f"{smhm['grad_median']:.4f} p99 {smhm['grad_p99']:.4f}")
+    results = {}
+    for label, refine in (("refined", True), ("network alone", False)):
+        smf, _, _ = smf_accuracy(net, thetas, refine=refine)
+        print(f"(a) {label}: SMF vs target over {args.n_draws} draws, log M* 8.7-11.7:")
+        print(f"    RMS {smf['smf_rms']:.4f}  p99 {smf['smf_p99']:.4f}  max {smf['smf_max']:.4f} dex")
+        print(f"    d log SMF/d theta error, median per parameter {np.round(smf['grad_median'], 4)}")
+        print(f"    d log SMF/d theta error, p99 per parameter    {np.round(smf['grad_p99'], 4)}")
+        smhm = smhm_accuracy_vs_solver(net, thetas[: args.n_solver], max_solver_resid=1e-3, refine=refine)
+        resid = np.asarray(smhm.pop("solver_resid_max"))
+        print(f"    <log M*> vs solver ({smhm['n_used']} of {args.n_solver} draws where the solver is "
+              f"exact, log Mpeak 11-15): median {smhm['mu_median']:.2e} p99 {smhm['mu_p99']:.2e} dex; "
+              f"gradient median {smhm['grad_median']:.2e} p99 {smhm['grad_p99']:.2e}")
+        results[refine] = (smf, smhm)
     print(f"    solver's own SMF residual over 8.7-11.7: median {np.median(resid):.2e}, "
           f"fraction below 1e-3 {np.mean(resid < 1e-3):.2f}, max {resid.max():.2e}")
+    bounds = _bounds(net)
+    steps = np.array([int(_refined_steps(net.weights, bounds, t)) for t in thetas])
+    print(f"    solver steps from the network's start: median {np.median(steps):.0f}, "
+          f"90th percentile {np.percentile(steps, 90):.0f}, max {steps.max()} "
+          f"(limit {REFINE_CONFIG.n_iter})")
 
     rng = np.random.default_rng(0)
     logmh = jnp.asarray(rng.uniform(10.5, 15.5, args.n_halos))
     theta = jnp.asarray(net.theta_lo + 0.5 * (net.theta_hi - net.theta_lo))
-    bounds = _bounds(net)
 
     def grid_value_and_jac(theta):
         return _value_and_jacobian(net.weights, bounds, theta, logmh)
+
+    def network_alone_value_and_jac(theta):
+        return _value_and_jacobian(net.weights, bounds, theta, logmh, refine=False)
 
     grid = halo_grid_from_model()
 
@@ -71,16 +96,29 @@ def main():
         jac, mu = jax.jacfwd(lambda t: (f(t), f(t)), has_aux=True)(theta)
         return mu, jac
 
-    t_grid = median_time(grid_value_and_jac, theta)
-    t_peer = median_time(per_halo_value_and_jac, theta, n_repeat=3)
-    v1, j1 = grid_value_and_jac(theta)
-    v2, j2 = per_halo_value_and_jac(theta)
-    print(f"(b) <log M*> + Jacobian (5 params) for {args.n_halos:.0e} halos:")
-    print(f"    grid + interpolation {1e3 * t_grid:.1f} ms; per-halo network {1e3 * t_peer:.1f} ms; "
-          f"ratio {t_peer / t_grid:.1f}x")
-    print(f"    max difference grid vs per-halo: value {float(jnp.abs(v1 - v2).max()):.1e} dex, "
-          f"Jacobian {float(jnp.abs(j1 - j2).max()):.1e}")
+    @jax.jit
+    def cold_solver_value_and_jac(theta):
+        def f(t):
+            return mean_log_sm_from_solution(solve_sham(ShamParams(*t)), logmh)
 
+        jac, mu = jax.jacfwd(lambda t: (f(t), f(t)), has_aux=True)(theta)
+        return mu, jac
+
+    t_grid = median_time(grid_value_and_jac, theta)
+    t_alone = median_time(network_alone_value_and_jac, theta)
+    t_peer = median_time(per_halo_value_and_jac, theta, n_repeat=3)
+    t_cold = median_time(cold_solver_value_and_jac, theta, n_repeat=3)
+    v1, j1 = network_alone_value_and_jac(theta)
+    v2, j2 = per_halo_value_and_jac(theta)
+    print(f"(b) <log M*> + Jacobian (5 params) for {args.n_halos:.0e} halos, middle of the domain:")
+    print(f"    refined {1e3 * t_grid:.1f} ms; network alone {1e3 * t_alone:.1f} ms")
+    print(f"    peers: per-halo network {1e3 * t_peer:.1f} ms ({t_peer / t_grid:.1f}x the refined); "
+          f"solver from zero-scatter matching {1e3 * t_cold:.1f} ms ({t_cold / t_grid:.1f}x)")
+    print(f"    max difference network alone on the grid vs per halo: value "
+          f"{float(jnp.abs(v1 - v2).max()):.1e} dex, Jacobian {float(jnp.abs(j1 - j2).max()):.1e}")
+
+    smf, smhm = results[True]
+    raw_smf, raw_smhm = results[False]
     print_json_line(dict(
         benchmark="shamnet",
         n_draws=args.n_draws,
@@ -89,8 +127,18 @@ def main():
         smhm_mu_median=smhm["mu_median"], smhm_mu_p99=smhm["mu_p99"],
         smhm_grad_median=smhm["grad_median"], smhm_grad_p99=smhm["grad_p99"],
         solver_resid_median=float(np.median(resid)), solver_resid_max=float(resid.max()),
-        n_halos=args.n_halos, t_value_jac_ms=1e3 * t_grid, t_peer_per_halo_ms=1e3 * t_peer,
-        speedup_vs_per_halo=t_peer / t_grid, machine=machine(),
+        smhm_n_used=smhm["n_used"],
+        network_alone=dict(
+            smf_rms=raw_smf["smf_rms"], smf_p99=raw_smf["smf_p99"], smf_max=raw_smf["smf_max"],
+            smf_grad_median=raw_smf["grad_median"], smf_grad_p99=raw_smf["grad_p99"],
+            smhm_mu_median=raw_smhm["mu_median"], smhm_mu_p99=raw_smhm["mu_p99"],
+            smhm_grad_median=raw_smhm["grad_median"], smhm_grad_p99=raw_smhm["grad_p99"],
+        ),
+        refine_steps_median=float(np.median(steps)), refine_steps_p90=float(np.percentile(steps, 90)),
+        refine_steps_max=int(steps.max()),
+        n_halos=args.n_halos, t_value_jac_ms=1e3 * t_grid, t_network_alone_value_jac_ms=1e3 * t_alone,
+        t_peer_per_halo_ms=1e3 * t_peer, speedup_vs_per_halo=t_peer / t_grid,
+        t_cold_solver_value_jac_ms=1e3 * t_cold, speedup_vs_cold_solver=t_cold / t_grid, machine=machine(),
     ))
 
 

@@ -11,6 +11,7 @@ from jax import numpy as jnp
 from scipy.optimize import curve_fit
 
 from diffsham.sham.params import SHAM_PBOUNDS
+from diffsham.sham.shmf import DEFAULT_HALO_GRID
 from diffsham.shamnet import load_shamnet, save_shamnet, shamnet_mean_log_sm
 from diffsham.shamnet.network import DomainError, shamnet_mean_log_sm_on_grid
 from diffsham.shamnet.validation import sample_theta, smf_accuracy, smhm_accuracy_vs_solver
@@ -122,77 +123,132 @@ def test_direct_evaluation_equals_the_grid_at_its_cells(net):
 
 
 @pytest.fixture(scope="module")
-def smf_stats(net):
-    thetas = sample_theta(TEST_KEY, 200, net.theta_lo, net.theta_hi)
-    return smf_accuracy(net, thetas)[0]
+def test_thetas(net):
+    return sample_theta(TEST_KEY, 200, net.theta_lo, net.theta_hi)
 
 
-# The acceptance targets of the SHAMNet issue are kept as they are written. Those the
-# shipped network does not yet meet are strict xfails stating the measured figure, so
-# they start failing (XPASS) the day a better network meets them.
-SHORTFALL = "shipped network (shamnet_v1.h5), measured on these draws: "
+@pytest.fixture(scope="module")
+def smf_stats(net, test_thetas):
+    """The prediction as used (refined: the solver converged from the network's start)."""
+    return smf_accuracy(net, test_thetas)[0]
 
 
-def test_implied_smf_is_better_than_the_published_2021_network(smf_stats):
-    """The 2021 network: RMS 0.018, 99th percentile 0.054, max 0.16 dex (DESIGN.md)."""
-    assert smf_stats["smf_rms"] <= 0.018
-    assert smf_stats["smf_p99"] <= 0.054
-    assert smf_stats["smf_max"] <= 0.16
+@pytest.fixture(scope="module")
+def raw_smf_stats(net, test_thetas):
+    """The network alone."""
+    return smf_accuracy(net, test_thetas, refine=False)[0]
 
 
-@pytest.mark.xfail(strict=True, reason=SHORTFALL + "RMS 0.0070, p99 0.023, max 0.057 dex")
+# The acceptance targets of the SHAMNet issue, as written.
+
+
 def test_implied_smf_matches_target_over_200_random_draws(smf_stats):
     assert smf_stats["smf_rms"] <= 0.005
     assert smf_stats["smf_p99"] <= 0.015
     assert smf_stats["smf_max"] <= 0.03
 
 
-def test_smf_gradients_in_the_smf_parameters_match_analytic_derivatives(smf_stats):
-    assert max(smf_stats["grad_median"][:3]) <= 0.02
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=SHORTFALL + "median error 0.039 (s_lo) and 0.036 (s_hi); p99 0.066, 0.105, "
-    "0.19, 0.24, 0.24 for (logphi, alpha, logmc, s_lo, s_hi)",
-)
 def test_implied_smf_gradients_match_analytic_schechter_derivatives(smf_stats):
     assert max(smf_stats["grad_median"]) <= 0.02
     assert max(smf_stats["grad_p99"]) <= 0.1
 
 
+# The network alone is the starting point; it must stay far better than the 2021 network
+# (RMS 0.018, 99th percentile 0.054, max 0.16 dex, DESIGN.md), and the figures it was
+# shipped with must be what it gives.
+
+
+def test_network_alone_is_better_than_the_published_2021_network(raw_smf_stats):
+    assert raw_smf_stats["smf_rms"] <= 0.018
+    assert raw_smf_stats["smf_p99"] <= 0.054
+    assert raw_smf_stats["smf_max"] <= 0.16
+    assert max(raw_smf_stats["grad_median"][:3]) <= 0.02
+
+
+def test_network_alone_matches_the_accuracy_stated_in_its_file(net, raw_smf_stats):
+    stated = net.metadata["validation"]
+    # its own validation draws differ from these: agree within a third
+    for key in ("smf_rms", "smf_p99"):
+        assert abs(raw_smf_stats[key] - stated[key]) <= stated[key] / 3, key
+
+
 @pytest.fixture(scope="module")
-def smhm_stats(net):
-    """Against the solver where it is exact (SMF within 1e-3 dex of the target; 38 of
-    these 40 draws): near the largest scatter it is a compromise, not ground truth."""
-    thetas = sample_theta(jax.random.fold_in(TEST_KEY, 1), 40, net.theta_lo, net.theta_hi)
-    stats = smhm_accuracy_vs_solver(net, thetas, max_solver_resid=1e-3)
+def smhm_thetas(net):
+    return sample_theta(jax.random.fold_in(TEST_KEY, 1), 40, net.theta_lo, net.theta_hi)
+
+
+@pytest.fixture(scope="module")
+def smhm_stats(net, smhm_thetas):
+    """Against the solver run from zero-scatter matching (its own continuation, 200
+    steps) where it is exact (SMF within 1e-3 dex of the target; 38 of these 40 draws):
+    near the largest scatter it is a compromise, not ground truth."""
+    stats = smhm_accuracy_vs_solver(net, smhm_thetas, max_solver_resid=1e-3)
     print({k: v for k, v in stats.items() if k != "solver_resid_max"})
     return stats
 
 
-def test_smhm_and_its_median_gradient_error_match_the_exact_solver(smhm_stats):
+def test_smhm_and_its_gradients_match_the_exact_solver(smhm_stats):
     assert smhm_stats["n_used"] >= 30
     assert smhm_stats["mu_median"] <= 0.005
     assert smhm_stats["grad_median"] <= 0.01
-
-
-@pytest.mark.xfail(strict=True, reason=SHORTFALL + "p99 of |d<log M*>/d theta| error 0.69, "
-                   "largest at log Mpeak ~ 11 where the derivatives are O(3)")
-def test_smhm_gradient_tail_matches_the_exact_solver(smhm_stats):
     assert smhm_stats["grad_p99"] <= 0.05
 
 
-def test_value_and_jacobian_for_many_halos_match_finite_differences(net):
+def test_network_alone_is_close_to_the_exact_solver(net, smhm_thetas):
+    stats = smhm_accuracy_vs_solver(net, smhm_thetas[:10], max_solver_resid=1e-3, refine=False)
+    assert stats["mu_median"] <= 0.005
+    assert stats["grad_median"] <= 0.02
+
+
+def test_the_network_start_saves_most_of_the_solver_steps(net, smhm_thetas):
+    """From the network's start the solver converges in a few steps; from zero-scatter
+    matching, with the same settings, it needs many more."""
+    from diffsham.sham.solver import solve_smhm
+    from diffsham.sham.smf import schechter_log_phi
+    from diffsham.shamnet.network import REFINE_CONFIG, _bounds, refined_solution, sigma_on_grid
+
+    warm, cold = [], []
+    for theta in smhm_thetas[:10]:
+        warm.append(int(refined_solution(net.weights, _bounds(net), theta).n_iter))
+        sol = solve_smhm(schechter_log_phi, tuple(theta[:3]), sigma_on_grid(theta), REFINE_CONFIG,
+                         DEFAULT_HALO_GRID)
+        cold.append(int(sol.n_iter))
+    assert np.median(warm) <= 5, warm
+    assert np.median(cold) >= 3 * np.median(warm), (warm, cold)
+
+
+def _jacobian_and_finite_differences(net, logmh, refine, h):
     from diffsham.shamnet import shamnet_mean_log_sm_and_jacobian
 
-    logmh = jnp.linspace(10.6, 15.4, 257)
-    mu, jac = shamnet_mean_log_sm_and_jacobian(net, MIDDLE, logmh)
-    assert np.allclose(mu, shamnet_mean_log_sm(net, MIDDLE, logmh), rtol=0, atol=1e-12)
+    mu, jac = shamnet_mean_log_sm_and_jacobian(net, MIDDLE, logmh, refine=refine)
+    fd = []
     for k in range(5):
-        h = np.zeros(5)
-        h[k] = 1e-5
-        fd = (shamnet_mean_log_sm(net, MIDDLE + h, logmh) - shamnet_mean_log_sm(net, MIDDLE - h, logmh)) / 2e-5
-        # mu0 interpolates a 0.005-dex table of the cumulative SMF: its derivative in the
-        # SMF parameters jumps slightly between table nodes (measured: <= 1.5e-4 relative)
-        assert np.allclose(jac[:, k], fd, rtol=5e-4, atol=1e-6), k
+        step = np.zeros(5)
+        step[k] = h
+        up = shamnet_mean_log_sm(net, MIDDLE + step, logmh, refine=refine)
+        down = shamnet_mean_log_sm(net, MIDDLE - step, logmh, refine=refine)
+        fd.append((up - down) / (2 * h))
+    return np.asarray(mu), np.asarray(jac), np.array(fd).T
+
+
+def test_network_value_and_jacobian_for_many_halos_match_finite_differences(net):
+    logmh = jnp.linspace(10.6, 15.4, 257)
+    mu, jac, fd = _jacobian_and_finite_differences(net, logmh, refine=False, h=1e-5)
+    assert np.allclose(mu, shamnet_mean_log_sm(net, MIDDLE, logmh, refine=False), rtol=0, atol=1e-12)
+    # mu0 interpolates a 0.005-dex table of the cumulative SMF: its derivative in the
+    # SMF parameters jumps slightly between table nodes (measured: <= 1.5e-4 relative)
+    np.testing.assert_allclose(jac, fd, rtol=5e-4, atol=1e-6)
+
+
+def test_refined_value_and_jacobian_for_many_halos_match_finite_differences(net):
+    """The refined derivatives are the solver's implicit ones (Gauss-Newton Hessian, as
+    in test_solver), checked where galaxies are fitted (<log M*> above 8.2): below, the
+    SMHM is the smoothing penalty's extrapolation, which the SMF does not constrain.
+    Measured here: largest difference 0.011 (logmc, log Mpeak 15.4), median 1e-4."""
+    logmh = jnp.linspace(10.6, 15.4, 257)
+    mu, jac, fd = _jacobian_and_finite_differences(net, logmh, refine=True, h=2e-4)
+    # the value comes from the same converged loop, traced twice
+    np.testing.assert_allclose(mu, shamnet_mean_log_sm(net, MIDDLE, logmh), rtol=0, atol=1e-10)
+    fitted = mu > 8.2
+    assert fitted.sum() > 200
+    np.testing.assert_allclose(jac[fitted], fd[fitted], rtol=0.03, atol=0.01)

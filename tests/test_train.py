@@ -15,7 +15,7 @@ TINY = dict(n_solver=32, n_regression_steps=150, n_steps=3, regression_batch=8, 
 def _mean_error(net_weights, bounds, thetas, mu):
     errs = []
     for t, m in zip(thetas, mu):
-        pred = np.asarray(mean_log_sm_on_grid(net_weights, bounds, jnp.asarray(t)))
+        pred = np.asarray(mean_log_sm_on_grid(net_weights, bounds, jnp.asarray(t), refine=False))
         sel = m > 7.0
         errs.append(np.abs(pred - m)[sel].mean())
     return float(np.mean(errs))

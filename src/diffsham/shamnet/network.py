@@ -11,10 +11,19 @@ stellar mass, which at the steep low-mass end of the SMHM is ~0.01 dex of Mpeak.
 The activation is tanh (C-infinity): the SMF depends on d<log M*>/d log Mpeak and
 samplers differentiate that again.
 
+By default the prediction is *refined*: the network's correction is the starting
+point of the exact solver (:func:`diffsham.sham.solver.solve_smhm`), which from there
+needs about three Levenberg-Marquardt steps (instead of 200 with a continuation in
+the scatter from zero-scatter matching) to converge. Its derivatives are the
+solver's implicit ones. The refined prediction is exact SHAM to the solver's
+tolerance, at a fixed cost of a few ms per parameter point; ``refine=False`` gives
+the network alone (its accuracy is in the weights file's metadata).
+
 Predictions are always made on the network's grid of log Mpeak (0.01 dex) and
 interpolated, so the cost does not grow with the number of halos.
 """
 import warnings
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -25,7 +34,14 @@ from ..sham.params import ShamParams
 from ..sham.scatter import scatter_sigma
 from ..sham.shmf import DEFAULT_HALO_GRID
 from ..sham.smf import schechter_log_phi
-from ..sham.solver import log_ncum_at_cells, log_sm_at_abundance, zero_scatter_log_sm
+from ..sham.solver import (
+    DEFAULT_SOLVER_CONFIG,
+    log_ncum_at_cells,
+    log_sm_at_abundance,
+    mean_log_sm_at_abundance,
+    solve_smhm,
+    zero_scatter_log_sm,
+)
 
 __all__ = (
     "ShamNet",
@@ -38,6 +54,7 @@ __all__ = (
     "shamnet_mean_log_sm_and_jacobian",
     "check_domain",
     "DomainError",
+    "REFINE_CONFIG",
 )
 
 class DomainError(ValueError):
@@ -108,8 +125,33 @@ def correction(weights, net_bounds, theta, mu0):
     return mlp(weights, _scaled_inputs(net_bounds, theta, mu0))[:, 0]
 
 
-def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID):
-    """<log M*> at the cells of ``halo_grid`` for theta of shape (5, ); pure, jittable."""
+# From SHAMNet's start the solver converges in ~3 steps of nearly pure Gauss-Newton
+# (hence the tiny initial damping); it stops once a step moves <log M*> by < 1e-4 dex
+# where galaxies are fitted. Parameter points where no smooth SMHM reproduces the
+# Schechter tail (the largest scatter) take more steps, up to n_iter.
+REFINE_CONFIG = DEFAULT_SOLVER_CONFIG._replace(n_iter=30, ramp=0.0, tol=1e-4, lam_start=1e-9)
+
+
+def refined_solution(weights, net_bounds, theta, halo_grid=_GRID):
+    """The exact solver started from SHAMNet's correction; pure, jittable.
+
+    Returns
+    -------
+    solution : ShamSolution
+    """
+    mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
+    sigma = scatter_sigma(halo_grid.logmh, theta[3], theta[4])
+    start = correction(weights, net_bounds, theta, mu0)
+    return solve_smhm(schechter_log_phi, tuple(theta[:3]), sigma, REFINE_CONFIG, halo_grid, start)
+
+
+def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID, refine=True):
+    """<log M*> at the cells of ``halo_grid`` for theta of shape (5, ); pure, jittable.
+
+    ``refine=False``: the network alone, mu0 + MLP.
+    """
+    if refine:
+        return refined_solution(weights, net_bounds, theta, halo_grid).mean_log_sm
     mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
     return mu0 + correction(weights, net_bounds, theta, mu0)
 
@@ -157,7 +199,7 @@ def check_domain(net, theta, logmh=None, strict=False):
         warnings.warn(msg, stacklevel=3)
 
 
-def shamnet_mean_log_sm_on_grid(net, params, strict=False):
+def shamnet_mean_log_sm_on_grid(net, params, strict=False, refine=True):
     """<log M*> [Msun/h^2] on SHAMNet's grid of log Mpeak.
 
     Parameters
@@ -166,6 +208,9 @@ def shamnet_mean_log_sm_on_grid(net, params, strict=False):
     params : ShamParams or ndarray of shape (5, )
     strict : bool, optional
         Raise instead of warning outside the training domain.
+    refine : bool, optional
+        Converge the exact solver from the network's prediction (default), or return
+        the network's alone.
 
     Returns
     -------
@@ -174,10 +219,10 @@ def shamnet_mean_log_sm_on_grid(net, params, strict=False):
     """
     theta = jnp.asarray(params, dtype=float)
     check_domain(net, theta, strict=strict)
-    return _GRID.logmh, _jit_grid(net.weights, _bounds(net), theta)
+    return _GRID.logmh, _jit_grid(net.weights, _bounds(net), theta, refine)
 
 
-def shamnet_mean_log_sm(net, params, logmh, strict=False):
+def shamnet_mean_log_sm(net, params, logmh, strict=False, refine=True):
     """<log M*> [Msun/h^2] at arbitrary log Mpeak: grid evaluation plus interpolation.
 
     Parameters
@@ -188,6 +233,9 @@ def shamnet_mean_log_sm(net, params, logmh, strict=False):
         log10 Mpeak [Msun/h].
     strict : bool, optional
         Raise DomainError instead of warning outside the training domain.
+    refine : bool, optional
+        Converge the exact solver from the network's prediction (default), or use the
+        network's alone.
 
     Returns
     -------
@@ -198,12 +246,12 @@ def shamnet_mean_log_sm(net, params, logmh, strict=False):
     theta = jnp.asarray(params, dtype=float)
     logmh = jnp.asarray(logmh, dtype=float)
     check_domain(net, theta, logmh, strict=strict)
-    return interp_mean_log_sm(net.weights, _bounds(net), theta, logmh)
+    return interp_mean_log_sm(net.weights, _bounds(net), theta, logmh, refine)
 
 
-@jax.jit
-def _jit_grid(weights, bounds, theta):
-    return mean_log_sm_on_grid(weights, bounds, theta)
+@partial(jax.jit, static_argnames=("refine",))
+def _jit_grid(weights, bounds, theta, refine=True):
+    return mean_log_sm_on_grid(weights, bounds, theta, refine=refine)
 
 
 _GRID_X0 = float(_GRID.logmh[0])
@@ -219,40 +267,44 @@ def _interp_uniform_grid(x, values):
     return (1.0 - w) * values[i] + w * values[i + 1]
 
 
-@jax.jit
-def interp_mean_log_sm(weights, bounds, theta, logmh):
+@partial(jax.jit, static_argnames=("refine",))
+def interp_mean_log_sm(weights, bounds, theta, logmh, refine=True):
     """Pure, jittable core of :func:`shamnet_mean_log_sm` (no domain check)."""
-    return _interp_uniform_grid(logmh, mean_log_sm_on_grid(weights, bounds, theta))
+    return _interp_uniform_grid(logmh, mean_log_sm_on_grid(weights, bounds, theta, refine=refine))
 
 
 _GRID_LOG_NCUM = log_ncum_at_cells(_GRID)
 
 
-@jax.jit
-def direct_mean_log_sm(weights, bounds, theta, logmh):
-    """<log M*> with the network evaluated at each log Mpeak, not on its grid.
+@partial(jax.jit, static_argnames=("refine",))
+def direct_mean_log_sm(weights, bounds, theta, logmh, refine=True):
+    """<log M*> evaluated at each log Mpeak, not interpolated between grid cells.
 
-    Cheaper than :func:`interp_mean_log_sm` for fewer masses than grid cells (650), for
-    example the bin centres of a tabulation, and free of its interpolation error. The
-    halo abundance n(>Mpeak) is interpolated from the grid's, so the network sees the
-    zero-scatter mu0 it was trained on.
+    For fewer masses than grid cells (650), for example the bin centres of a
+    tabulation: free of the interpolation error, and smooth in log Mpeak. The halo
+    abundance n(>Mpeak) is interpolated from the grid's, so the network sees the
+    zero-scatter mu0 it was trained on; refined, the solver's spline (solved on the
+    grid) is evaluated there.
     """
     log_ncum = _interp_uniform_grid(logmh, _GRID_LOG_NCUM)
+    if refine:
+        coeffs = refined_solution(weights, bounds, theta).coeffs
+        return mean_log_sm_at_abundance(schechter_log_phi, tuple(theta[:3]), coeffs, log_ncum, REFINE_CONFIG)
     mu0 = log_sm_at_abundance(schechter_log_phi, tuple(theta[:3]), log_ncum)
     return mu0 + correction(weights, bounds, theta, mu0)
 
 
-@jax.jit
-def _value_and_jacobian(weights, bounds, theta, logmh):
+@partial(jax.jit, static_argnames=("refine",))
+def _value_and_jacobian(weights, bounds, theta, logmh, refine=True):
     def f(t):
-        mu = _interp_uniform_grid(logmh, mean_log_sm_on_grid(weights, bounds, t))
+        mu = _interp_uniform_grid(logmh, mean_log_sm_on_grid(weights, bounds, t, refine=refine))
         return mu, mu
 
     jac, mu = jax.jacfwd(f, has_aux=True)(theta)
     return mu, jac
 
 
-def shamnet_mean_log_sm_and_jacobian(net, params, logmh, strict=False):
+def shamnet_mean_log_sm_and_jacobian(net, params, logmh, strict=False, refine=True):
     """<log M*> and its derivatives in all five parameters, for many halos at once.
 
     The network and its derivatives are evaluated on its 0.01-dex grid only; every halo
@@ -264,6 +316,8 @@ def shamnet_mean_log_sm_and_jacobian(net, params, logmh, strict=False):
     params : ShamParams or ndarray of shape (5, )
     logmh : ndarray of shape (n_halos, )
     strict : bool, optional
+    refine : bool, optional
+        As in :func:`shamnet_mean_log_sm`.
 
     Returns
     -------
@@ -274,7 +328,7 @@ def shamnet_mean_log_sm_and_jacobian(net, params, logmh, strict=False):
     theta = jnp.asarray(params, dtype=float)
     logmh = jnp.asarray(logmh, dtype=float)
     check_domain(net, theta, logmh, strict=strict)
-    return _value_and_jacobian(net.weights, _bounds(net), theta, logmh)
+    return _value_and_jacobian(net.weights, _bounds(net), theta, logmh, refine)
 
 
 def sigma_on_grid(theta, halo_grid=_GRID):

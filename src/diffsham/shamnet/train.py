@@ -203,7 +203,7 @@ def correction_targets(thetas, mu, jac):
 
 
 def _smf_loss_one(weights, bounds, theta, grad_weight):
-    r, gr = log_smf_errors_and_jacobian(weights, bounds, theta, TRAIN_SM_EDGES)
+    r, gr = log_smf_errors_and_jacobian(weights, bounds, theta, TRAIN_SM_EDGES, refine=False)
     return jnp.mean(r * r) + grad_weight * jnp.mean(gr * gr)
 
 
@@ -352,7 +352,7 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
     bar.close()
 
     valid_thetas = sample_theta(k_valid, config["n_valid"], theta_lo, theta_hi)
-    stats, _, _ = smf_accuracy(make_net(weights, n_total), valid_thetas)
+    stats, _, _ = smf_accuracy(make_net(weights, n_total), valid_thetas, refine=False)
     stats["train_seconds"] = time.time() - t0
     net = make_net(weights, n_total, stats)
     save_shamnet(net, os.path.join(outdir, "shamnet.h5"))

@@ -3,6 +3,8 @@
 Used by the training report, the tests and the benchmarks, so the three agree on what
 "accurate" means.
 """
+from functools import partial
+
 import jax
 import numpy as np
 from jax import numpy as jnp
@@ -31,8 +33,11 @@ def sample_theta(key, n, theta_lo, theta_hi):
     return jnp.asarray(theta_lo) + u * (jnp.asarray(theta_hi) - jnp.asarray(theta_lo))
 
 
-def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRID):
+def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRID, refine=True):
     """log10(pred/target) of the SMF and the error of its theta-Jacobian.
+
+    ``refine`` as in :func:`~diffsham.shamnet.network.mean_log_sm_on_grid` (training
+    uses the network alone).
 
     The Jacobian of the implied SMF is composed in closed form,
     d phi/d theta = (d phi/d mu)(d mu/d theta) + (d phi/d sigma)(d sigma/d theta),
@@ -47,7 +52,7 @@ def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRI
     """
 
     def mu_fn(t):
-        return mean_log_sm_on_grid(weights, bounds, t, halo_grid)
+        return mean_log_sm_on_grid(weights, bounds, t, halo_grid, refine=refine)
 
     def sigma_fn(t):
         return sigma_on_grid(t, halo_grid)
@@ -65,10 +70,10 @@ def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRI
     return err, jac_log - jax.jacfwd(log_target)(theta)
 
 
-_smf_and_grad_errors = jax.jit(log_smf_errors_and_jacobian)
+_smf_and_grad_errors = jax.jit(log_smf_errors_and_jacobian, static_argnames=("refine",))
 
 
-def smf_accuracy(net, thetas, sm_edges=EVAL_SM_EDGES):
+def smf_accuracy(net, thetas, sm_edges=EVAL_SM_EDGES, refine=True):
     """SMF errors of SHAMNet over parameter draws.
 
     Parameters
@@ -76,6 +81,8 @@ def smf_accuracy(net, thetas, sm_edges=EVAL_SM_EDGES):
     net : ShamNet
     thetas : ndarray of shape (n_draws, 5)
     sm_edges : ndarray of shape (n_bins + 1, )
+    refine : bool, optional
+        The refined prediction (default) or the network alone.
 
     Returns
     -------
@@ -89,7 +96,7 @@ def smf_accuracy(net, thetas, sm_edges=EVAL_SM_EDGES):
     bounds = (jnp.asarray(net.theta_lo), jnp.asarray(net.theta_hi), net.logmh_lo, net.logmh_hi)
     errs, gerrs = [], []
     for theta in np.asarray(thetas):
-        e, g = _smf_and_grad_errors(net.weights, bounds, jnp.asarray(theta), sm_edges)
+        e, g = _smf_and_grad_errors(net.weights, bounds, jnp.asarray(theta), sm_edges, refine=refine)
         errs.append(np.asarray(e))
         gerrs.append(np.asarray(g))
     errs, gerrs = np.array(errs), np.abs(np.array(gerrs))
@@ -104,7 +111,7 @@ def smf_accuracy(net, thetas, sm_edges=EVAL_SM_EDGES):
     return stats, errs, gerrs
 
 
-def smhm_accuracy_vs_solver(net, thetas, logmh_lo=11.0, logmh_hi=15.0, max_solver_resid=None):
+def smhm_accuracy_vs_solver(net, thetas, logmh_lo=11.0, logmh_hi=15.0, max_solver_resid=None, refine=True):
     """<log M*> and d<log M*>/d theta of SHAMNet against the exact solver.
 
     Parameters
@@ -117,6 +124,8 @@ def smhm_accuracy_vs_solver(net, thetas, logmh_lo=11.0, logmh_hi=15.0, max_solve
         Compare only draws where the solver itself is exact, i.e. its SMF is within this
         many dex of the target over 8.7-11.7 (elsewhere, near the largest scatter, it is
         the best smooth compromise and its implicit derivatives are ill-conditioned).
+    refine : bool, optional
+        The refined prediction (default) or the network alone.
 
     Returns
     -------
@@ -133,7 +142,7 @@ def smhm_accuracy_vs_solver(net, thetas, logmh_lo=11.0, logmh_hi=15.0, max_solve
     mu_d, g_d, resid = [], [], []
     for theta in np.asarray(thetas):
         theta = jnp.asarray(theta)
-        mu_net, j_net = _net_and_jac(net.weights, bounds, theta)
+        mu_net, j_net = _net_and_jac(net.weights, bounds, theta, refine)
         mu_sol, j_sol, r = _solver_and_jac(theta)
         mu_d.append(np.abs(np.asarray(mu_net - mu_sol))[sel])
         g_d.append(np.abs(np.asarray(j_net - j_sol))[sel])
@@ -150,10 +159,10 @@ def smhm_accuracy_vs_solver(net, thetas, logmh_lo=11.0, logmh_hi=15.0, max_solve
     )
 
 
-@jax.jit
-def _net_and_jac(weights, bounds, theta):
+@partial(jax.jit, static_argnames=("refine",))
+def _net_and_jac(weights, bounds, theta, refine=True):
     def f(t):
-        return mean_log_sm_on_grid(weights, bounds, t)
+        return mean_log_sm_on_grid(weights, bounds, t, refine=refine)
 
     return f(theta), jax.jacfwd(f)(theta)
 
