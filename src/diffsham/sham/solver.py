@@ -103,7 +103,7 @@ class ShamSolution(NamedTuple):
         smooth spline correction.
     log_resid : ndarray of shape (n_fit_bins, )
         log10(phi_implied / phi_target) in the fitted bins (raw: also where a catalog
-        has too few halos for the fit to look).
+        has too few halos for the fit to look). A diagnostic: it carries no derivatives.
     coeffs : ndarray of shape (n_coeffs, )
         Spline coefficients of the correction (in zero-scatter log M*; see
         :func:`mean_log_sm_at_abundance` to evaluate it at any halo abundance).
@@ -233,14 +233,6 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
     floor = 0.01 * jnp.min(jnp.where(halo_grid.dn > 0, halo_grid.dn, jnp.inf)) / config.fit_step
     log_target = jnp.log10(target + floor)
 
-    def resid(c, sigma, log_target, mu0):
-        phi = implied_smf(mu0 + basis @ c, sigma, halo_grid.dn, edges)
-        return jnp.log10(phi + floor) - log_target
-
-    def loss(c, sigma, log_target, mu0):
-        r = resid(c, sigma, log_target, mu0)
-        return 0.5 * jnp.sum(r * r) + 0.5 * c @ penalty @ c
-
     # Levenberg-Marquardt on values held fixed: only the converged point matters
     sig0, tgt0 = lax.stop_gradient(sigma), lax.stop_gradient(log_target)
     mu0_fixed = lax.stop_gradient(mu0)
@@ -258,12 +250,18 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
     sig_start = jnp.minimum(sig0, config.sigma_start)
     n_ramp = max(1, int(config.ramp * config.n_iter))
 
+    def sigma_at(it):
+        return sig_start + jnp.minimum(1.0, (it + 1.0) / n_ramp) * (sig0 - sig_start)
+
+    def phi_at(c, sig):
+        return implied_smf(mu0_fixed + basis @ c, sig, halo_grid.dn, edges) + floor
+
     def lm_step(state):
-        it, c, lam, _ = state
-        frac = jnp.minimum(1.0, (it + 1.0) / n_ramp)
-        sig = sig_start + frac * (sig0 - sig_start)
+        # phi: the implied SMF at c for this iteration's scatter, carried over from the
+        # previous iteration's trial once the scatter has stopped changing
+        it, c, lam, _, phi = state
+        sig = sigma_at(it)
         mu = mu0_fixed + basis @ c
-        phi = implied_smf(mu, sig, halo_grid.dn, edges) + floor
         r = jnp.log10(phi) - tgt0
         jac = _log_smf_jacobian_in_coeffs(mu, sig, halo_grid.dn, edges, basis, phi)
         a = jac.T @ jac + penalty
@@ -271,34 +269,47 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
         # The damping floor covers cells too rare to change the SMF, where diag(a) ~ 0
         damp = jnp.diag(a) + 1e-3 * jnp.mean(jnp.diag(a))
         dc = -jnp.linalg.solve(a + lam * jnp.diag(damp), g)
-        ok = loss(c + dc, sig, tgt0, mu0_fixed) < 0.5 * jnp.sum(r * r) + 0.5 * c @ penalty @ c
+        phi_trial = phi_at(c + dc, sig)
+        r_trial = jnp.log10(phi_trial) - tgt0
+        c_trial = c + dc
+        ok = (r_trial @ r_trial + c_trial @ penalty @ c_trial) < (r @ r + c @ penalty @ c)
         # size of an accepted step in log M* where galaxies are fitted (a rejected step
         # is not convergence; beyond the fitted range only the penalty still acts)
         fitted = (mu > config.fit_lo) & (mu < config.fit_hi)
         change = jnp.where(ok, jnp.max(jnp.where(fitted, jnp.abs(basis @ dc), 0.0)), jnp.inf)
-        return it + 1, jnp.where(ok, c + dc, c), jnp.where(ok, lam * 0.3, lam * 5.0), change
+        c_next = jnp.where(ok, c_trial, c)
+        phi_next = lax.cond(
+            it + 1 >= n_ramp,  # the scatter is final from here on
+            lambda: jnp.where(ok, phi_trial, phi),
+            lambda: phi_at(c_next, sigma_at(it + 1)),
+        )
+        return it + 1, c_next, jnp.where(ok, lam * 0.3, lam * 5.0), change, phi_next
 
     def not_done(state):
-        it, _, _, change = state
+        it, _, _, change, _ = state
         return (it < config.n_iter) & ((it < n_ramp) | (change >= config.tol))
 
-    state = (jnp.asarray(0), c0, jnp.asarray(config.lam_start), jnp.asarray(jnp.inf))
-    n_taken, c_star = lax.while_loop(not_done, lm_step, state)[:2]
-    c_star = lax.stop_gradient(c_star)
+    state = (jnp.asarray(0), c0, jnp.asarray(config.lam_start), jnp.asarray(jnp.inf), phi_at(c0, sigma_at(0)))
+    n_taken, c_star, _, _, phi_star = lax.stop_gradient(lax.while_loop(not_done, lm_step, state))
 
     # One Newton step at the converged point carries the implicit derivatives. The
     # Gauss-Newton Hessian is used: it is positive definite where the exact one need
     # not be (cells whose halos are too rare to be seen), and the two differ only by
     # terms proportional to the residuals, which are small wherever the fit is good.
+    # The residuals' parameter derivatives are written out from the closed-form
+    # per-cell Jacobians (their first-order expansion about the converged values), which
+    # is several times cheaper than forward mode through the kernel.
     mu_star = mu0_fixed + basis @ c_star
-    phi_star = implied_smf(mu_star, sig0, halo_grid.dn, edges) + floor
-    jac = _log_smf_jacobian_in_coeffs(mu_star, sig0, halo_grid.dn, edges, basis, phi_star)
-    grad_c = jac.T @ resid(c_star, sigma, log_target, mu0) + penalty @ c_star
-    step = jnp.linalg.solve(jac.T @ jac + penalty, grad_c)
+    jac_mu, jac_sigma = implied_smf_jacobians(mu_star, sig0, halo_grid.dn, edges)
+    jac = (jac_mu @ basis) / (jnp.log(10.0) * phi_star[:, None])
+    d_phi = jac_mu @ (mu0 - mu0_fixed) + jac_sigma @ (sigma - sig0)
+    r_star = jnp.log10(phi_star) - tgt0
+    r = r_star + d_phi / (jnp.log(10.0) * phi_star) - (log_target - tgt0)
+    step = jnp.linalg.solve(jac.T @ jac + penalty, jac.T @ r + penalty @ c_star)
     coeffs = c_star - (step - lax.stop_gradient(step))
     mean_log_sm = mu0 + basis @ coeffs
-    phi = implied_smf(mean_log_sm, sigma, halo_grid.dn, edges)
-    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / target), coeffs, n_taken)
+    phi = lax.stop_gradient(phi_star - floor)
+    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / lax.stop_gradient(target)), coeffs, n_taken)
 
 
 def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
