@@ -34,7 +34,7 @@ def implied_smf(mu, sigma, dn, sm_edges):
     # The abundance above each edge once (bins share edges), then differences. Above,
     # not below: halos far under an edge then add exact zeros, and the difference of
     # two small sums keeps its precision in the exponential tail.
-    n_above = dn @ triweight_cdf((mu[:, None] - sm_edges[None, :]) / sigma[:, None])
+    n_above = triweight_cdf((mu[None, :] - sm_edges[:, None]) / sigma[None, :]) @ dn
     return (n_above[:-1] - n_above[1:]) / (sm_edges[1:] - sm_edges[:-1])
 
 
@@ -55,8 +55,9 @@ def implied_smf_jacobians(mu, sigma, dn, sm_edges):
     -------
     jac_mu, jac_sigma : ndarray of shape (n_bins, n_cells) each
     """
-    z = (sm_edges[None, :] - mu[:, None]) / sigma[:, None]
+    # laid out (edges, cells) from the start: no transposes of the large arrays
+    z = (sm_edges[:, None] - mu[None, :]) / sigma[None, :]
     k = triweight_pdf(z)
     zk = z * k
-    scale = dn[:, None] / sigma[:, None] / (sm_edges[1:] - sm_edges[:-1])[None, :]
-    return ((k[:, :-1] - k[:, 1:]) * scale).T, ((zk[:, :-1] - zk[:, 1:]) * scale).T
+    scale = (dn / sigma)[None, :] / (sm_edges[1:] - sm_edges[:-1])[:, None]
+    return (k[:-1] - k[1:]) * scale, (zk[:-1] - zk[1:]) * scale
