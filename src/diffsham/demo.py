@@ -1,5 +1,6 @@
-"""The default job: the SMHM of SHAM for default parameters, from SHAMNet and the exact
-solver, and the SMF each implies against the target, written as a table and a plot."""
+"""The default job: the SMHM of SHAM for default parameters, from SHAMNet (refined, and
+the network alone) and the exact solver, and the SMF each implies against the target,
+written as a table and a plot."""
 import json
 import os
 import time
@@ -30,33 +31,40 @@ def run_demo(outdir="out/demo", params=DEFAULT_SHAM_PARAMS):
     mu_solver_grid = np.asarray(solution.mean_log_sm)
     t_solver = time.time() - t0
     mu_net_grid = np.asarray(shamnet_mean_log_sm(net, params, grid.logmh))
+    mu_alone_grid = np.asarray(shamnet_mean_log_sm(net, params, grid.logmh, refine=False))
 
     sm_edges = jnp.linspace(8.7, 11.7, 31)
     sigma = scatter_sigma(grid.logmh, params.s_lo, params.s_hi)
     target = np.asarray(smf_in_bins(schechter_log_phi, sm_edges, *params[:3]))
     smf_net = np.asarray(implied_smf(jnp.asarray(mu_net_grid), sigma, grid.dn, sm_edges))
     smf_solver = np.asarray(implied_smf(jnp.asarray(mu_solver_grid), sigma, grid.dn, sm_edges))
+    smf_alone = np.asarray(implied_smf(jnp.asarray(mu_alone_grid), sigma, grid.dn, sm_edges))
     centres = 0.5 * (np.asarray(sm_edges[1:]) + np.asarray(sm_edges[:-1]))
 
     print(f"SHAM parameters: {dict(params._asdict())}")
-    print("\n log Mpeak   <log M*> SHAMNet   <log M*> solver")
+    print("\n<log M*>: SHAMNet refined (the solver converged from the network's start), the")
+    print("network alone, and the exact solver from zero-scatter matching")
+    print("\n log Mpeak     refined   network alone      solver")
     mu_net = np.asarray(shamnet_mean_log_sm(net, params, logmh))
+    mu_alone = np.asarray(shamnet_mean_log_sm(net, params, logmh, refine=False))
     mu_sol = np.asarray(mean_log_sm_from_solution(solution, jnp.asarray(logmh)))
-    for m, a, b in zip(logmh, mu_net, mu_sol):
-        print(f"  {m:7.2f}   {a:14.4f}   {b:14.4f}")
-    print("\n log M*   target phi    log10(SHAMNet/target)   log10(solver/target)")
-    for x, t, a, b in zip(centres, target, smf_net, smf_solver):
-        print(f"  {x:6.2f}   {t:.4e}   {np.log10(a / t):+21.4f}   {np.log10(b / t):+20.4f}")
+    for m, a, c, b in zip(logmh, mu_net, mu_alone, mu_sol):
+        print(f"  {m:7.2f}   {a:9.4f}   {c:13.4f}   {b:9.4f}")
+    print("\n log M*   target phi    log10(implied/target): refined   network alone     solver")
+    for x, t, a, c, b in zip(centres, target, smf_net, smf_alone, smf_solver):
+        print(f"  {x:6.2f}   {t:.4e}   {np.log10(a / t):+31.4f}   {np.log10(c / t):+13.4f}   {np.log10(b / t):+8.4f}")
     print(f"\nexact solve took {t_solver:.2f} s (including compilation)")
 
     results = dict(
         params=dict(params._asdict()),
         logmh=logmh.tolist(),
         mean_log_sm_shamnet=mu_net.tolist(),
+        mean_log_sm_network_alone=mu_alone.tolist(),
         mean_log_sm_solver=mu_sol.tolist(),
         logsm=centres.tolist(),
         smf_target=target.tolist(),
         smf_shamnet=smf_net.tolist(),
+        smf_network_alone=smf_alone.tolist(),
         smf_solver=smf_solver.tolist(),
     )
     _write_json(results, os.path.join(outdir, "demo.json"))
@@ -81,12 +89,13 @@ def _plot(res, logmh_grid, mu_net, mu_solver, path):
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     sel = (np.asarray(logmh_grid) > 10.5) & (np.asarray(logmh_grid) < 15.5)
     ax[0].plot(np.asarray(logmh_grid)[sel], mu_solver[sel], label="exact solver", lw=3, alpha=0.5)
-    ax[0].plot(np.asarray(logmh_grid)[sel], mu_net[sel], "--", label="SHAMNet")
+    ax[0].plot(np.asarray(logmh_grid)[sel], mu_net[sel], "--", label="SHAMNet (refined)")
     ax[0].set_xlabel(r"$\log_{10} M_{\rm peak}\ [M_\odot/h]$")
     ax[0].set_ylabel(r"$\langle \log_{10} M_\star \rangle\ [M_\odot/h^2]$")
     ax[0].legend()
     x = np.asarray(res["logsm"])
-    for key, label in (("smf_solver", "exact solver"), ("smf_shamnet", "SHAMNet")):
+    for key, label in (("smf_solver", "exact solver"), ("smf_shamnet", "SHAMNet (refined)"),
+                       ("smf_network_alone", "network alone")):
         ax[1].plot(x, np.log10(np.asarray(res[key]) / np.asarray(res["smf_target"])), label=label)
     ax[1].axhline(0, color="k", lw=0.5)
     ax[1].set_xlabel(r"$\log_{10} M_\star\ [M_\odot/h^2]$")
