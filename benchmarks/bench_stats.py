@@ -10,7 +10,8 @@ On synthetic catalogs in a 250 Mpc/h box (10^5 and 10^6 objects), 15 log rp bins
   the peer's number of threads and with all cores; the JAX backend with all cores. All
   run on uniform random points of the catalog's size (as DESIGN.md's reference figures);
 * fast path: the full data vector (SMF, wp, DeltaSigma) plus its Jacobian in all five
-  parameters, and the ratio to the conventional gradient (1 + 2 x 5 peer counts);
+  parameters, and the ratio to the conventional gradient (1 + 2 x 5 peer counts), with
+  SHAMNet refined (the default) and with the network alone;
 * tabulation time and peak memory (resident set) for each catalog.
 
 Usage: python benchmarks/bench_stats.py [--sizes 1e5 1e6] [--exact-max 1e5] [--peer-max 1e5]
@@ -96,12 +97,14 @@ def main():
         record[f"tabulation_s_{tag}"] = time.perf_counter() - t0
         record[f"tabulation_peak_rss_gb_{tag}"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         record[f"rss_before_tabulation_gb_{tag}"] = rss0
-        model = make_forward_model(cat, SMF_BINS, SM_BINS, SM_BINS, RP_EDGES, PI_MAX, tabulation=tab,
-                                   progress=False)
-        record[f"fast_value_s_{tag}"] = median_time(model.predict, theta, n_repeat=21)
-        record[f"fast_value_and_jacobian_s_{tag}"] = median_time(model.jacobian, theta, n_repeat=21)
-        grad = jax.jit(jax.value_and_grad(lambda t: jnp.sum(model.predict(t))))
-        record[f"fast_value_and_grad_s_{tag}"] = median_time(grad, theta, n_repeat=21)
+        # SHAMNet refined (the default: exact SHAM) and the network alone
+        for prefix, refine in (("fast", True), ("fast_network_alone", False)):
+            model = make_forward_model(cat, SMF_BINS, SM_BINS, SM_BINS, RP_EDGES, PI_MAX, tabulation=tab,
+                                       progress=False, refine=refine)
+            record[f"{prefix}_value_s_{tag}"] = median_time(model.predict, theta, n_repeat=21)
+            record[f"{prefix}_value_and_jacobian_s_{tag}"] = median_time(model.jacobian, theta, n_repeat=21)
+            grad = jax.jit(jax.value_and_grad(lambda t: jnp.sum(model.predict(t))))
+            record[f"{prefix}_value_and_grad_s_{tag}"] = median_time(grad, theta, n_repeat=21)
         record[f"n_data_{tag}"] = int(model.predict(theta).shape[0])
 
         mu = jnp.asarray(np.interp(cat.logmpeak, *_smhm()))
@@ -115,8 +118,9 @@ def main():
             record["peer"] = peer_name
             record[f"peer_count_s_{tag}"] = peer_s
             record[f"conventional_gradient_s_{tag}"] = 11 * peer_s
-            record[f"fast_jacobian_speedup_vs_conventional_{tag}"] = (
-                11 * peer_s / record[f"fast_value_and_jacobian_s_{tag}"])
+            for prefix in ("fast", "fast_network_alone"):
+                record[f"{prefix}_jacobian_speedup_vs_conventional_{tag}"] = (
+                    11 * peer_s / record[f"{prefix}_value_and_jacobian_s_{tag}"])
         if cat.n_halos <= min(args.exact_max, args.peer_max) * 1.2:
             all_threads = numba.get_num_threads()
             for threads in sorted({peer_threads, all_threads}):
