@@ -29,7 +29,7 @@ from .implied_smf import implied_smf, implied_smf_jacobians
 from .params import ShamParams
 from .scatter import scatter_sigma
 from .shmf import DEFAULT_HALO_GRID
-from .smf import cumulative_number_density, integrate_cumulative, schechter_log_phi, smf_in_bins
+from .smf import integrate_cumulative, schechter_log_phi, smf_in_bins
 from .spline import SplineKnots, design_matrix, eval_spline, n_coeffs
 
 __all__ = (
