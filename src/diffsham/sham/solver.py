@@ -143,14 +143,8 @@ def _project_on_basis(basis, values):
 
 
 def _log_smf_jacobian_in_coeffs(mu, sigma, dn, edges, basis, phi):
-    """d log10 phi_b / d c_k for <log M*> = mu0 + basis @ c, in closed form.
-
-    The product is taken in single precision: it only steers the Levenberg-Marquardt
-    steps (the residuals, which decide where they converge, stay in double precision),
-    and it is the largest cost of a step.
-    """
-    jac_mu = implied_smf_jacobians(mu, sigma, dn, edges)[0] / (jnp.log(10.0) * phi[:, None])
-    return (jac_mu.astype(jnp.float32) @ basis.astype(jnp.float32)).astype(basis.dtype)
+    """d log10 phi_b / d c_k for <log M*> = mu0 + basis @ c, in closed form."""
+    return (implied_smf_jacobians(mu, sigma, dn, edges)[0] @ basis) / (jnp.log(10.0) * phi[:, None])
 
 
 def zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid):
