@@ -144,7 +144,7 @@ def refined_solution(weights, net_bounds, theta, halo_grid=_GRID):
     sigma = scatter_sigma(halo_grid.logmh, theta[3], theta[4])
     # only the solver's converged point carries derivatives: none through the network
     start = correction(weights, net_bounds, jax.lax.stop_gradient(theta), jax.lax.stop_gradient(mu0))
-    return solve_smhm(schechter_log_phi, tuple(theta[:3]), sigma, REFINE_CONFIG, halo_grid, start)
+    return solve_smhm(schechter_log_phi, tuple(theta[:3]), sigma, REFINE_CONFIG, halo_grid, start, mu0)
 
 
 def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID, refine=True):
