@@ -141,7 +141,7 @@ def refined_solution(weights, net_bounds, theta, halo_grid=_GRID):
     solution : ShamSolution
     """
     mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
-    sigma = scatter_sigma(halo_grid.logmh, theta[3], theta[4])
+    sigma = sigma_on_grid(theta, halo_grid)
     # only the solver's converged point carries derivatives: none through the network
     start = correction(weights, net_bounds, jax.lax.stop_gradient(theta), jax.lax.stop_gradient(mu0))
     return solve_smhm(schechter_log_phi, tuple(theta[:3]), sigma, REFINE_CONFIG, halo_grid, start, mu0)

@@ -162,14 +162,19 @@ def smhm_accuracy_vs_solver(net, thetas, logmh_lo=11.0, logmh_hi=15.0, max_solve
 @partial(jax.jit, static_argnames=("refine",))
 def _net_and_jac(weights, bounds, theta, refine=True):
     def f(t):
-        return mean_log_sm_on_grid(weights, bounds, t, refine=refine)
+        mu = mean_log_sm_on_grid(weights, bounds, t, refine=refine)
+        return mu, mu
 
-    return f(theta), jax.jacfwd(f)(theta)
+    jac, mu = jax.jacfwd(f, has_aux=True)(theta)
+    return mu, jac
 
 
 @jax.jit
 def _solver_and_jac(theta):
+    # one solve: value and residual ride along the Jacobian's forward pass
     def f(t):
-        return solve_sham(ShamParams(*t)).mean_log_sm
+        sol = solve_sham(ShamParams(*t))
+        return sol.mean_log_sm, (sol.mean_log_sm, sol.log_resid)
 
-    return f(theta), jax.jacfwd(f)(theta), solve_sham(ShamParams(*theta)).log_resid
+    jac, (mu, resid) = jax.jacfwd(f, has_aux=True)(theta)
+    return mu, jac, resid
