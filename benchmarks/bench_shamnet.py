@@ -29,6 +29,7 @@ from diffsham.shamnet.network import (  # noqa: E402
     _bounds,
     _value_and_jacobian,
     correction,
+    mean_log_sm_on_grid,
     refined_solution,
 )
 from diffsham.shamnet.validation import sample_theta, smf_accuracy, smhm_accuracy_vs_solver  # noqa: E402
@@ -36,6 +37,17 @@ from diffsham.sham.params import ShamParams  # noqa: E402
 from diffsham.sham.solver import mean_log_sm_from_solution, solve_sham, zero_scatter_log_sm  # noqa: E402
 from diffsham.sham.smf import schechter_log_phi  # noqa: E402
 from diffsham.sham.shmf import halo_grid_from_model  # noqa: E402
+
+
+def _jit_value_and_jacobian(f):
+    """Jitted theta -> (f(theta), df/dtheta), the value from the Jacobian's own pass."""
+
+    @jax.jit
+    def value_and_jac(theta):
+        jac, value = jax.jacfwd(lambda t: (f(t),) * 2, has_aux=True)(theta)
+        return value, jac
+
+    return value_and_jac
 
 
 @jax.jit
@@ -86,23 +98,27 @@ def main():
 
     grid = halo_grid_from_model()
 
-    @jax.jit
-    def per_halo_value_and_jac(theta):
+    def per_halo(t):
         # The peer: the network per halo (mu0, exact and not the network, from the grid)
-        def f(t):
-            mu0 = jnp.interp(logmh, grid.logmh, zero_scatter_log_sm(schechter_log_phi, tuple(t[:3]), grid))
-            return mu0 + correction(net.weights, bounds, t, mu0)
+        mu0 = jnp.interp(logmh, grid.logmh, zero_scatter_log_sm(schechter_log_phi, tuple(t[:3]), grid))
+        return mu0 + correction(net.weights, bounds, t, mu0)
 
-        jac, mu = jax.jacfwd(lambda t: (f(t), f(t)), has_aux=True)(theta)
-        return mu, jac
+    per_halo_value_and_jac = _jit_value_and_jacobian(per_halo)
+    cold_solver_value_and_jac = _jit_value_and_jacobian(
+        lambda t: mean_log_sm_from_solution(solve_sham(ShamParams(*t)), logmh))
 
-    @jax.jit
-    def cold_solver_value_and_jac(theta):
-        def f(t):
-            return mean_log_sm_from_solution(solve_sham(ShamParams(*t)), logmh)
+    # per parameter point, on the 650-cell grid alone (what every evaluation pays)
+    t_point = {}
+    for label, refine in (("refined", True), ("network_alone", False)):
+        def on_grid(t, refine=refine):
+            return mean_log_sm_on_grid(net.weights, bounds, t, refine=refine)
 
-        jac, mu = jax.jacfwd(lambda t: (f(t), f(t)), has_aux=True)(theta)
-        return mu, jac
+        t_point[f"{label}_value"] = median_time(jax.jit(on_grid), theta, n_repeat=51)
+        t_point[f"{label}_value_jac"] = median_time(_jit_value_and_jacobian(on_grid), theta, n_repeat=51)
+    print("(b) per parameter point, on the 650-cell grid: refined "
+          f"{1e3 * t_point['refined_value']:.2f} ms, with Jacobian {1e3 * t_point['refined_value_jac']:.2f} ms; "
+          f"network alone {1e3 * t_point['network_alone_value']:.2f} / "
+          f"{1e3 * t_point['network_alone_value_jac']:.2f} ms")
 
     t_grid = median_time(grid_value_and_jac, theta)
     t_alone = median_time(network_alone_value_and_jac, theta)
@@ -138,7 +154,8 @@ def main():
         refine_steps_max=int(steps.max()),
         n_halos=args.n_halos, t_value_jac_ms=1e3 * t_grid, t_network_alone_value_jac_ms=1e3 * t_alone,
         t_peer_per_halo_ms=1e3 * t_peer, speedup_vs_per_halo=t_peer / t_grid,
-        t_cold_solver_value_jac_ms=1e3 * t_cold, speedup_vs_cold_solver=t_cold / t_grid, machine=machine(),
+        t_cold_solver_value_jac_ms=1e3 * t_cold,
+        t_point_ms={k: 1e3 * v for k, v in t_point.items()}, speedup_vs_cold_solver=t_cold / t_grid, machine=machine(),
     ))
 
 
