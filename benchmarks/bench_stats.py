@@ -98,9 +98,9 @@ def main():
         record[f"tabulation_peak_rss_gb_{tag}"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         record[f"rss_before_tabulation_gb_{tag}"] = rss0
         # SHAMNet refined (the default: exact SHAM) and the network alone
-        for prefix, refine in (("fast", True), ("fast_network_alone", False)):
-            model = make_forward_model(cat, SMF_BINS, SM_BINS, SM_BINS, RP_EDGES, PI_MAX, tabulation=tab,
-                                       progress=False, refine=refine)
+        for prefix, smhm in (("fast", "shamnet"), ("fast_network_alone", "shamnet_alone")):
+            model = make_forward_model(cat, SMF_BINS, SM_BINS, SM_BINS, rp_edges=RP_EDGES, pi_max=PI_MAX,
+                                       tabulation=tab, progress=False, smhm=smhm)
             record[f"{prefix}_value_s_{tag}"] = median_time(model.predict, theta, n_repeat=21)
             record[f"{prefix}_value_and_jacobian_s_{tag}"] = median_time(model.jacobian, theta, n_repeat=21)
             grad = jax.jit(jax.value_and_grad(lambda t: jnp.sum(model.predict(t))))
@@ -108,7 +108,8 @@ def main():
         record[f"n_data_{tag}"] = int(model.predict(theta).shape[0])
 
         mu = jnp.asarray(np.interp(cat.logmpeak, *_smhm()))
-        w = np.asarray(bin_weights(mu, scatter_sigma(jnp.asarray(cat.logmpeak), theta[3], theta[4]),
+        p = DEFAULT_SHAM_PARAMS
+        w = np.asarray(bin_weights(mu, scatter_sigma(jnp.asarray(cat.logmpeak), p.s_lo, p.s_hi),
                                    jnp.asarray(SM_BINS)))
         # the exact path and its peer on uniform random points (as DESIGN.md's reference
         # figures): the padded cell lists of the JAX counter pay for clustering

@@ -124,7 +124,7 @@ def test_hlist_errors(tmp_path):
     cols = _columns()
     path = tmp_path / "trunc.list"
     _write_hlist(path, cols, truncate=True)
-    with pytest.raises(CatalogError, match="trunc.list: malformed or truncated"):
+    with pytest.raises(CatalogError, match="trunc.list: line 45 has 10 fields, the header names 24"):
         read_hlist(path)
     path = tmp_path / "nobox.list"
     _write_hlist(path, cols, box_line=False)
@@ -207,3 +207,44 @@ def test_inconsistent_host_id_and_profile_shape():
         validate_catalog(bad)
     with pytest.raises(CatalogError, match="delta_sigma has shape"):
         cat.with_delta_sigma(np.zeros((3, 2)), [0.1, 1.0, 10.0], "t")
+
+
+def test_implausible_masses_and_empty_catalogs_are_refused(tmp_path):
+    """log Mpeak outside [6, 17] (linear masses, masses in 1e10 Msun/h) and zero-halo
+    files are errors naming the column, in every reader."""
+    cols = _columns()
+    for mpeak, hint in ((np.log10(cols["mpeak"]), "linear"), (cols["mpeak"] * 1e10, "outside the plausible range")):
+        path = tmp_path / "bad.list"
+        _write_hlist(path, dict(cols, mpeak=mpeak))
+        with pytest.raises(CatalogError, match=f"logmpeak.*{hint}"):
+            read_hlist(path)
+    cat = _catalog(cols)
+    from dataclasses import replace
+
+    with pytest.raises(CatalogError, match="linear masses"):
+        validate_catalog(replace(cat, logmpeak=10 ** cat.logmpeak))
+    path = tmp_path / "h.hdf5"
+    _write_table(str(path), _halotools_columns(dict(cols, mpeak=np.log10(cols["mpeak"]))))
+    with pytest.raises(CatalogError, match="h.hdf5: column 'logmpeak'"):
+        read_halotools_cache(path)
+    empty = {k: v[:0] for k, v in cols.items()}
+    path = tmp_path / "empty.list"
+    _write_hlist(path, empty)
+    with pytest.raises(CatalogError, match="no data rows|no halos"):
+        read_hlist(path)
+    with pytest.raises(CatalogError, match="holds no halos"):
+        validate_catalog(replace(cat, **{c: getattr(cat, c)[:0] for c in ("x", "y", "z", "vx", "vy", "vz", "logmpeak",
+                                                                         "halo_id", "upid", "host_id")}))
+    with pytest.raises(CatalogError, match="no halo has log Mpeak >= 16"):
+        apply_mass_cut(cat, 16.0)
+
+
+def test_hlist_rows_with_extra_fields_are_an_error(tmp_path):
+    cols = _columns()
+    path = tmp_path / "extra.list"
+    _write_hlist(path, cols)
+    lines = path.read_text().splitlines()
+    lines[7] += " 1.0 2.0"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CatalogError, match="extra.list: line 8 has 26 fields, the header names 24"):
+        read_hlist(path)

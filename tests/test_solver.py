@@ -155,7 +155,7 @@ def test_closed_form_smf_jacobians_match_autodiff():
 @pytest.mark.parametrize(
     "params, match",
     [((-1.8, np.nan, 10.5, 0.3, 0.3), "alpha"), ((-1.8, -1.1, 10.5, 0.0, 0.3), "scatter"),
-     ((-1.8, -1.1, 10.5, 0.3), "5 SHAM parameters")],
+     ((-1.8, -1.1, 10.5, 0.3), "last axis of length 5")],
 )
 def test_bad_parameters_are_named(params, match):
     with pytest.raises(ValueError, match=match):

@@ -1,18 +1,18 @@
-"""The default catalog: synthetic, made once and cached as HDF5 under ``data/cache``."""
+"""The default catalog: synthetic, made once and cached as HDF5 in the cache folder
+(``diffsham.cache.resolve_cache_dir``)."""
 import os
 
+from ..cache import remove_orphan_tmp_files, resolve_cache_dir
 from .hdf5_io import read_catalog, write_catalog
 from .lensing import DEFAULT_DS_RP_EDGES, analytic_delta_sigma
 from .synthetic import SyntheticConfig, make_synthetic_catalog, synthetic_source
 
-__all__ = ("DEFAULT_CACHE_DIR", "synthetic_catalog_path", "load_synthetic_catalog")
-
-DEFAULT_CACHE_DIR = os.path.join("data", "cache")
+__all__ = ("synthetic_catalog_path", "load_synthetic_catalog")
 
 
 def synthetic_catalog_path(config=SyntheticConfig(), cache_dir=None):
     """Where the catalog of a given config is cached (one file per config)."""
-    cache_dir = cache_dir or os.environ.get("DIFFSHAM_CACHE", DEFAULT_CACHE_DIR)
+    cache_dir = resolve_cache_dir(cache_dir)
     c = config
     name = f"synthetic_L{c.lbox:g}_m{c.logmpeak_min:g}-{c.logmpeak_max:g}_seed{c.seed}_grid{c.n_grid}_z{c.redshift:g}"
     return os.path.join(cache_dir, name.replace(".", "p") + ".h5")
@@ -35,6 +35,7 @@ def load_synthetic_catalog(config=SyntheticConfig(), path=None, with_lensing=Tru
     cat : HaloCatalog
     """
     path = path or synthetic_catalog_path(config)
+    remove_orphan_tmp_files(os.path.dirname(os.path.abspath(path)))
     if os.path.isfile(path):
         cat = read_catalog(path)
         if cat.source == synthetic_source(config) and (cat.delta_sigma is not None or not with_lensing):

@@ -14,6 +14,7 @@ import os
 import h5py
 import numpy as np
 
+from ..cache import atomic_tmp_path
 from .schema import ARRAY_COLUMNS, CatalogError, HaloCatalog, validate_catalog
 
 __all__ = ("write_catalog", "read_catalog", "CATALOG_FORMAT")
@@ -33,7 +34,7 @@ def write_catalog(path, cat):
     cat = validate_catalog(cat)
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
+    tmp = atomic_tmp_path(path)
     with h5py.File(tmp, "w") as f:
         f.attrs["format"] = CATALOG_FORMAT
         f.attrs["format_version"] = FORMAT_VERSION

@@ -54,6 +54,7 @@ def read_hlist(path, lbox=None, mass_column="Mpeak", wrap=False):
     if missing:
         raise CatalogError(f"{path}: missing columns {missing} in the header (found {names[:12]}...)")
     usecols = [lower.index(col.lower()) for col in wanted.values()]
+    _check_field_counts(path, len(names))
     try:
         data = np.loadtxt(path, comments="#", usecols=usecols, ndmin=2, dtype=np.float64)
     except (ValueError, IndexError) as exc:
@@ -95,3 +96,15 @@ def _read_header(path):
     if names is None:
         raise CatalogError(f"{path}: no column header line ('#scale(0) id(1) ...') before the data")
     return names, meta
+
+
+def _check_field_counts(path, n_fields):
+    """Every data row must have as many fields as the header names (a row with more or
+    fewer is a corrupt or truncated file; np.loadtxt would read some of them silently)."""
+    with open(path, "r") as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.startswith("#") or not line.strip():
+                continue
+            n = len(line.split())
+            if n != n_fields:
+                raise CatalogError(f"{path}: line {lineno} has {n} fields, the header names {n_fields}")

@@ -31,6 +31,8 @@ VELOCITY_COLUMNS = ("vx", "vy", "vz")
 FLOAT_COLUMNS = POSITION_COLUMNS + VELOCITY_COLUMNS + ("logmpeak",)
 INT_COLUMNS = ("halo_id", "upid", "host_id")
 ARRAY_COLUMNS = FLOAT_COLUMNS + INT_COLUMNS
+# log10 Mpeak [Msun/h] of any (sub)halo a simulation resolves and a galaxy lives in
+LOGMPEAK_PLAUSIBLE = (6.0, 17.0)
 
 
 class CatalogError(ValueError):
@@ -125,9 +127,10 @@ def validate_catalog(cat, origin=None):
     Raises
     ------
     CatalogError
-        Naming the column and the problem: lengths that differ, NaN or infinite
-        values, positions outside [0, lbox), duplicate halo ids, a bad box size,
-        inconsistent host ids, malformed DeltaSigma profiles.
+        Naming the column and the problem: no halos, lengths that differ, NaN or
+        infinite values, log Mpeak outside [6, 17] (linear masses?), positions outside
+        [0, lbox), duplicate halo ids, a bad box size, inconsistent host ids,
+        malformed DeltaSigma profiles.
     """
     where = f"{origin}: " if origin else ""
     if not (np.isscalar(cat.lbox) and np.isfinite(cat.lbox) and cat.lbox > 0):
@@ -158,6 +161,16 @@ def validate_catalog(cat, origin=None):
                     raise CatalogError(f"{where}column {name!r} must hold integers, got dtype {a.dtype}")
             a = a.astype(np.int64, copy=False)
         arrays[name] = a
+    if n == 0:
+        raise CatalogError(f"{where}the catalog holds no halos")
+    lm = arrays["logmpeak"]
+    implausible = (lm < LOGMPEAK_PLAUSIBLE[0]) | (lm > LOGMPEAK_PLAUSIBLE[1])
+    if np.any(implausible):
+        raise CatalogError(f"{where}column 'logmpeak' has {int(implausible.sum())} values outside the plausible range "
+                           f"[{LOGMPEAK_PLAUSIBLE[0]:g}, {LOGMPEAK_PLAUSIBLE[1]:g}] (min {lm.min():.4g}, max "
+                           f"{lm.max():.4g}): it must hold log10 Mpeak in Msun/h. Values like 1e12 are linear "
+                           "masses (take log10 first); values near 0-5 suggest masses in units of 1e10 Msun/h or "
+                           "a log column passed through log10 twice")
     for name in POSITION_COLUMNS:
         a = arrays[name]
         outside = (a < 0) | (a >= cat.lbox)
@@ -239,6 +252,8 @@ def catalog_from_columns(columns, lbox, origin, redshift=0.0, cosmology=None, so
 def apply_mass_cut(cat, logmpeak_min):
     """Keep the halos with log Mpeak >= ``logmpeak_min`` (the only way rows are dropped)."""
     keep = cat.logmpeak >= logmpeak_min
+    if not np.any(keep):
+        raise CatalogError(f"{cat.source}: no halo has log Mpeak >= {logmpeak_min:g} (max {cat.logmpeak.max():.3f})")
     arrays = {name: getattr(cat, name)[keep] for name in ARRAY_COLUMNS}
     ds = None if cat.delta_sigma is None else cat.delta_sigma[keep]
     note = f"{cat.source} [log Mpeak >= {logmpeak_min:g}]"

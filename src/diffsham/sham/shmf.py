@@ -38,8 +38,15 @@ class HaloGrid(NamedTuple):
     dn: jnp.ndarray
 
 
-def _sigmoid(x, x0, k, lo, hi):
-    return lo + (hi - lo) / (1.0 + jnp.exp(-k * (x - x0)))
+def _sigmoid(x, x0, k, lo, hi, xp=jnp):
+    return lo + (hi - lo) / (1.0 + xp.exp(-k * (x - x0)))
+
+
+def _log_ncum_bpl(logmh, redshift, xp):
+    y_c = _sigmoid(redshift, 0.5, 1.35, -8.1, -5.9, xp)
+    x_c = _sigmoid(redshift, 0.75, 1.0, 16.175, 12.925, xp)
+    gamma = _sigmoid(logmh, x_c, 0.9, -1.4, -5.25, xp)
+    return y_c + gamma * (logmh - x_c)
 
 
 @jit
@@ -60,10 +67,7 @@ def log_ncum_bpl(logmh, redshift=0.0):
     log_ncum : ndarray of shape (n, )
         log10 n(>Mpeak) [h^3 Mpc^-3].
     """
-    y_c = _sigmoid(redshift, 0.5, 1.35, -8.1, -5.9)
-    x_c = _sigmoid(redshift, 0.75, 1.0, 16.175, 12.925)
-    gamma = _sigmoid(logmh, x_c, 0.9, -1.4, -5.25)
-    return y_c + gamma * (logmh - x_c)
+    return _log_ncum_bpl(logmh, redshift, jnp)
 
 
 def halo_grid_from_model(logmh_edges=DEFAULT_LOGMH_EDGES, redshift=0.0):
@@ -77,10 +81,11 @@ def halo_grid_from_model(logmh_edges=DEFAULT_LOGMH_EDGES, redshift=0.0):
     Returns
     -------
     grid : HaloGrid
+        Of float64 NumPy arrays (JAX functions take them as constants).
     """
     edges = _check_edges(logmh_edges)
-    ncum = 10.0 ** log_ncum_bpl(jnp.asarray(edges), redshift)
-    return HaloGrid(jnp.asarray(0.5 * (edges[1:] + edges[:-1])), ncum[:-1] - ncum[1:])
+    ncum = 10.0 ** _log_ncum_bpl(edges, float(redshift), np)
+    return HaloGrid(0.5 * (edges[1:] + edges[:-1]), ncum[:-1] - ncum[1:])
 
 
 def halo_grid_from_catalog(logmpeak, volume, logmh_edges=DEFAULT_LOGMH_EDGES):
@@ -108,7 +113,7 @@ def halo_grid_from_catalog(logmpeak, volume, logmh_edges=DEFAULT_LOGMH_EDGES):
     if not (np.isfinite(volume) and volume > 0):
         raise ValueError(f"volume must be a positive number, got {volume}")
     counts, _ = np.histogram(logmpeak, bins=edges)
-    return HaloGrid(jnp.asarray(0.5 * (edges[1:] + edges[:-1])), jnp.asarray(counts / volume))
+    return HaloGrid(0.5 * (edges[1:] + edges[:-1]), counts / float(volume))
 
 
 def _check_edges(edges):
@@ -118,6 +123,6 @@ def _check_edges(edges):
     return edges
 
 
-# The Bolshoi-Planck SHMF at z = 0 on the default cells, built once at import (eagerly,
-# so that it is a constant, never a value traced inside some caller's jit)
+# The Bolshoi-Planck SHMF at z = 0 on the default cells: float64 NumPy, so that it is a
+# constant (never a value traced inside some caller's jit) and importing sets no precision
 DEFAULT_HALO_GRID = halo_grid_from_model()

@@ -26,10 +26,11 @@ from jax import lax
 from jax import numpy as jnp
 
 from .implied_smf import implied_smf, implied_smf_jacobians
-from .params import ShamParams
+from ..precision import enable_float64
+from .params import TARGET_LOG_PHI, as_params, as_theta, check_params, target_smf_params
 from .scatter import scatter_sigma
 from .shmf import DEFAULT_HALO_GRID
-from .smf import integrate_cumulative, schechter_log_phi, smf_in_bins
+from .smf import integrate_cumulative, smf_in_bins
 from .spline import SplineKnots, design_matrix, eval_spline, n_coeffs
 
 __all__ = (
@@ -70,6 +71,11 @@ class SolverConfig(NamedTuple):
     lam_start : float
         Initial Levenberg-Marquardt damping, relative to the diagonal of the
         Gauss-Newton matrix (small for a start already close to the solution).
+    lam_down, lam_up : float
+        Factors applied to the damping after an accepted and a rejected step.
+    lam_reject_min : float
+        After a rejected step the damping is at least this: from a tiny ``lam_start``
+        a few rejections then suffice instead of a dozen.
     """
 
     knots: SplineKnots = SplineKnots(6.5, 0.1, 65)
@@ -82,6 +88,9 @@ class SolverConfig(NamedTuple):
     ramp: float = 0.5
     tol: float = 0.0
     lam_start: float = 1e-3
+    lam_down: float = 0.3
+    lam_up: float = 5.0
+    lam_reject_min: float = 0.0
 
     def fit_edges(self):
         n = int(round((self.fit_hi - self.fit_lo) / self.fit_step))
@@ -109,6 +118,10 @@ class ShamSolution(NamedTuple):
         :func:`mean_log_sm_at_abundance` to evaluate it at any halo abundance).
     n_iter : int
         Levenberg-Marquardt iterations taken.
+    converged : bool
+        The solve stopped because its last accepted step moved <log M*> by less than
+        the tolerance (``config.tol``, or 1e-3 dex for a fixed number of iterations),
+        not at the iteration cap. The implicit derivatives assume a converged solve.
     """
 
     logmh: jnp.ndarray
@@ -116,6 +129,7 @@ class ShamSolution(NamedTuple):
     log_resid: jnp.ndarray
     coeffs: jnp.ndarray
     n_iter: jnp.ndarray
+    converged: jnp.ndarray
 
 
 _MU_FLOOR = 4.0  # log M* given to halos that host no galaxy of the target SMF
@@ -165,9 +179,13 @@ def zero_scatter_log_sm(log_phi_fn, smf_params, halo_grid):
 
 
 def log_ncum_at_cells(halo_grid):
-    """log10 n_h(>Mpeak) at the cell centres of a HaloGrid (half of each cell counted)."""
-    ncum_halo = jnp.cumsum(halo_grid.dn[::-1])[::-1] - 0.5 * halo_grid.dn
-    return jnp.log10(jnp.maximum(ncum_halo, 1e-300))
+    """log10 n_h(>Mpeak) at the cell centres of a HaloGrid (half of each cell counted).
+
+    NumPy in, NumPy out (a constant for the jitted callers); JAX arrays otherwise.
+    """
+    xp = np if isinstance(halo_grid.dn, np.ndarray) else jnp
+    ncum_halo = xp.cumsum(halo_grid.dn[::-1])[::-1] - 0.5 * halo_grid.dn
+    return xp.log10(xp.maximum(ncum_halo, 1e-300))
 
 
 def log_sm_at_abundance(log_phi_fn, smf_params, log_ncum_halo):
@@ -264,7 +282,7 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
     def lm_step(state):
         # phi: the implied SMF at c for this iteration's scatter, carried over from the
         # previous iteration's trial once the scatter has stopped changing
-        it, c, lam, _, phi = state
+        it, c, lam, _, phi, last_accepted = state
         sig = sigma_at(it)
         mu = mu0_fixed + basis @ c
         r = jnp.log10(phi) - tgt0
@@ -288,14 +306,18 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
             lambda: jnp.where(ok, phi_trial, phi),
             lambda: phi_at(c_next, sigma_at(it + 1)),
         )
-        return it + 1, c_next, jnp.where(ok, lam * 0.3, lam * 5.0), change, phi_next
+        lam_next = jnp.where(ok, lam * config.lam_down, jnp.maximum(lam * config.lam_up, config.lam_reject_min))
+        return it + 1, c_next, lam_next, change, phi_next, jnp.where(ok, change, last_accepted)
 
     def not_done(state):
-        it, _, _, change, _ = state
+        it, _, _, change, _, _ = state
         return (it < config.n_iter) & ((it < n_ramp) | (change >= config.tol))
 
-    state = (jnp.asarray(0), c0, jnp.asarray(config.lam_start), jnp.asarray(jnp.inf), phi_at(c0, sigma_at(0)))
-    n_taken, c_star, _, _, phi_star = lax.stop_gradient(lax.while_loop(not_done, lm_step, state))
+    state = (jnp.asarray(0), c0, jnp.asarray(config.lam_start), jnp.asarray(jnp.inf), phi_at(c0, sigma_at(0)),
+             jnp.asarray(jnp.inf))
+    n_taken, c_star, _, change, phi_star, last_accepted = lax.stop_gradient(
+        lax.while_loop(not_done, lm_step, state))
+    converged = (change < config.tol) if config.tol > 0 else (last_accepted < 1e-3)
 
     # One Newton step at the converged point carries the implicit derivatives. The
     # Gauss-Newton Hessian is used: it is positive definite where the exact one need
@@ -314,7 +336,8 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
     coeffs = c_star - (step - lax.stop_gradient(step))
     mean_log_sm = mu0 + basis @ coeffs
     phi = lax.stop_gradient(phi_star - floor)
-    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / lax.stop_gradient(target)), coeffs, n_taken)
+    return ShamSolution(halo_grid.logmh, mean_log_sm, jnp.log10(phi / lax.stop_gradient(target)), coeffs, n_taken,
+                        converged)
 
 
 def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
@@ -322,8 +345,8 @@ def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
 
     Parameters
     ----------
-    params : ShamParams
-        (logphi, alpha, logmc, s_lo, s_hi).
+    params : ShamParams, ShamUParams or array of shape (5, )
+        (logphi, alpha, logmc, s_lo, s_hi); checked eagerly (NaN, a scatter <= 0).
     halo_grid : HaloGrid, optional
         Defaults to the Bolshoi-Planck SHMF at z=0 on 0.01-dex cells.
     config : SolverConfig, optional
@@ -333,11 +356,13 @@ def solve_sham(params, halo_grid=None, config=DEFAULT_SOLVER_CONFIG):
     solution : ShamSolution
         Differentiable in ``params``; evaluate with :func:`mean_log_sm_from_solution`.
     """
-    _check_params(params)
+    enable_float64()
+    check_params(params)
+    p = as_params(as_theta(params))
     if halo_grid is None:
         halo_grid = DEFAULT_HALO_GRID
-    sigma = scatter_sigma(halo_grid.logmh, params[3], params[4])
-    return solve_smhm(schechter_log_phi, tuple(params[:3]), sigma, config, halo_grid)
+    sigma = scatter_sigma(halo_grid.logmh, p.s_lo, p.s_hi)
+    return solve_smhm(TARGET_LOG_PHI, target_smf_params(p), sigma, config, halo_grid)
 
 
 def mean_log_sm_at_abundance(log_phi_fn, smf_params, coeffs, log_ncum_halo, config=DEFAULT_SOLVER_CONFIG):
@@ -376,19 +401,3 @@ def mean_log_sm_from_solution(solution, logmh):
     smooth relation is below 1e-5 dex where halos host galaxies above 10^7 Msun/h^2.
     """
     return jnp.interp(logmh, solution.logmh, solution.mean_log_sm)
-
-
-def _check_params(params):
-    """Clear errors for bad parameters before they become NaNs (skipped when traced)."""
-    if len(params) != 5:
-        raise ValueError(f"expected 5 SHAM parameters (logphi, alpha, logmc, s_lo, s_hi), got {len(params)}")
-    try:
-        values = np.asarray(params, dtype=float)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return
-    names = ShamParams._fields
-    bad = [n for n, v in zip(names, values) if not np.isfinite(v)]
-    if bad:
-        raise ValueError(f"SHAM parameters {bad} are NaN or infinite: {dict(zip(names, values))}")
-    if values[3] <= 0 or values[4] <= 0:
-        raise ValueError(f"scatter must be positive, got s_lo={values[3]}, s_hi={values[4]}")

@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 from jax import numpy as jnp
 
+from ..precision import enable_float64
 from .network import ShamNet
 
 __all__ = ("DEFAULT_SHAMNET_FILE", "save_shamnet", "load_shamnet")
@@ -59,6 +60,7 @@ def load_shamnet(path=None):
 
 
 def _read(path):
+    enable_float64()
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"SHAMNet weights file not found: {path}")

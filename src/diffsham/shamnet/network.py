@@ -30,10 +30,10 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
-from ..sham.params import ShamParams
+from ..precision import enable_float64
+from ..sham.params import TARGET_LOG_PHI, DomainError, ShamParams, as_params, as_theta, check_params, target_smf_params
 from ..sham.scatter import scatter_sigma
 from ..sham.shmf import DEFAULT_HALO_GRID
-from ..sham.smf import schechter_log_phi
 from ..sham.solver import (
     DEFAULT_SOLVER_CONFIG,
     log_ncum_at_cells,
@@ -51,15 +51,12 @@ __all__ = (
     "shamnet_mean_log_sm",
     "interp_mean_log_sm",
     "direct_mean_log_sm",
+    "direct_mean_log_sm_and_solution",
     "shamnet_mean_log_sm_and_jacobian",
     "check_domain",
     "DomainError",
     "REFINE_CONFIG",
 )
-
-class DomainError(ValueError):
-    """Inputs outside the domain SHAMNet was trained on."""
-
 
 class ShamNet(NamedTuple):
     """A trained SHAMNet.
@@ -130,21 +127,27 @@ def correction(weights, net_bounds, theta, mu0):
 # where galaxies are fitted, which by the quadratic convergence leaves ~1e-6 dex.
 # Parameter points where no smooth SMHM reproduces the Schechter tail (the largest
 # scatter) take more steps, up to n_iter.
-REFINE_CONFIG = DEFAULT_SOLVER_CONFIG._replace(n_iter=30, ramp=0.0, tol=1e-3, lam_start=1e-9)
+REFINE_CONFIG = DEFAULT_SOLVER_CONFIG._replace(n_iter=30, ramp=0.0, tol=1e-3, lam_start=1e-9, lam_up=10.0,
+                                             lam_reject_min=1e-2)
 
 
 def refined_solution(weights, net_bounds, theta, halo_grid=_GRID):
     """The exact solver started from SHAMNet's correction; pure, jittable.
 
+    ``halo_grid`` may be a catalog's own abundance: the network, trained for the model
+    SHMF, then gives a start (its correction as a function of zero-scatter log M*, which
+    carries over), and the solver converges to exact SHAM for that abundance.
+
     Returns
     -------
     solution : ShamSolution
     """
-    mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
+    smf_params = target_smf_params(as_params(theta))
+    mu0 = zero_scatter_log_sm(TARGET_LOG_PHI, smf_params, halo_grid)
     sigma = sigma_on_grid(theta, halo_grid)
     # only the solver's converged point carries derivatives: none through the network
     start = correction(weights, net_bounds, jax.lax.stop_gradient(theta), jax.lax.stop_gradient(mu0))
-    return solve_smhm(schechter_log_phi, tuple(theta[:3]), sigma, REFINE_CONFIG, halo_grid, start, mu0)
+    return solve_smhm(TARGET_LOG_PHI, smf_params, sigma, REFINE_CONFIG, halo_grid, start, mu0)
 
 
 def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID, refine=True):
@@ -154,7 +157,7 @@ def mean_log_sm_on_grid(weights, net_bounds, theta, halo_grid=_GRID, refine=True
     """
     if refine:
         return refined_solution(weights, net_bounds, theta, halo_grid).mean_log_sm
-    mu0 = zero_scatter_log_sm(schechter_log_phi, tuple(theta[:3]), halo_grid)
+    mu0 = zero_scatter_log_sm(TARGET_LOG_PHI, target_smf_params(as_params(theta)), halo_grid)
     return mu0 + correction(weights, net_bounds, theta, mu0)
 
 
@@ -219,7 +222,9 @@ def shamnet_mean_log_sm_on_grid(net, params, strict=False, refine=True):
     logmh : ndarray of shape (n_grid, )
     mean_log_sm : ndarray of shape (n_grid, )
     """
-    theta = jnp.asarray(params, dtype=float)
+    enable_float64()
+    theta = as_theta(params)
+    check_params(theta)
     check_domain(net, theta, strict=strict)
     return _GRID.logmh, _jit_grid(net.weights, _bounds(net), theta, refine)
 
@@ -245,7 +250,9 @@ def shamnet_mean_log_sm(net, params, logmh, strict=False, refine=True):
         Differentiable in ``params`` (use jax.grad / jax.jacfwd on a function that
         calls :func:`interp_mean_log_sm`, which skips the domain check).
     """
-    theta = jnp.asarray(params, dtype=float)
+    enable_float64()
+    theta = as_theta(params)
+    check_params(theta)
     logmh = jnp.asarray(logmh, dtype=float)
     check_domain(net, theta, logmh, strict=strict)
     return interp_mean_log_sm(net.weights, _bounds(net), theta, logmh, refine)
@@ -263,6 +270,7 @@ _GRID_DX = float(_GRID.logmh[1] - _GRID.logmh[0])
 def _interp_uniform_grid(x, values):
     """Linear interpolation on the uniform grid of _GRID, clamped at its ends: index
     arithmetic instead of a search, which matters for 10^6 halos."""
+    values = jnp.asarray(values)
     s = jnp.clip((x - _GRID_X0) / _GRID_DX, 0.0, values.shape[0] - 1.0)
     i = jnp.minimum(jnp.floor(s).astype(int), values.shape[0] - 2)
     w = s - i
@@ -278,22 +286,33 @@ def interp_mean_log_sm(weights, bounds, theta, logmh, refine=True):
 _GRID_LOG_NCUM = log_ncum_at_cells(_GRID)
 
 
-@partial(jax.jit, static_argnames=("refine",))
-def direct_mean_log_sm(weights, bounds, theta, logmh, refine=True):
-    """<log M*> evaluated at each log Mpeak, not interpolated between grid cells.
+def direct_mean_log_sm_and_solution(weights, bounds, theta, logmh, refine=True, halo_grid=None):
+    """<log M*> evaluated at each log Mpeak, not interpolated between grid cells, and
+    the refined solve behind it (None with ``refine=False``); pure, jittable.
 
     For fewer masses than grid cells (650), for example the bin centres of a
     tabulation: free of the interpolation error, and smooth in log Mpeak. The halo
     abundance n(>Mpeak) is interpolated from the grid's, so the network sees the
     zero-scatter mu0 it was trained on; refined, the solver's spline (solved on the
-    grid) is evaluated there.
+    grid) is evaluated there. ``halo_grid``: the population SHAM is solved for (the
+    model SHMF by default; a catalog's own, on the same cells).
     """
-    log_ncum = _interp_uniform_grid(logmh, _GRID_LOG_NCUM)
+    grid_log_ncum = _GRID_LOG_NCUM if halo_grid is None else log_ncum_at_cells(halo_grid)
+    halo_grid = _GRID if halo_grid is None else halo_grid
+    log_ncum = _interp_uniform_grid(logmh, grid_log_ncum)
+    smf_params = target_smf_params(as_params(theta))
     if refine:
-        coeffs = refined_solution(weights, bounds, theta).coeffs
-        return mean_log_sm_at_abundance(schechter_log_phi, tuple(theta[:3]), coeffs, log_ncum, REFINE_CONFIG)
-    mu0 = log_sm_at_abundance(schechter_log_phi, tuple(theta[:3]), log_ncum)
-    return mu0 + correction(weights, bounds, theta, mu0)
+        solution = refined_solution(weights, bounds, theta, halo_grid)
+        mu = mean_log_sm_at_abundance(TARGET_LOG_PHI, smf_params, solution.coeffs, log_ncum, REFINE_CONFIG)
+        return mu, solution
+    mu0 = log_sm_at_abundance(TARGET_LOG_PHI, smf_params, log_ncum)
+    return mu0 + correction(weights, bounds, theta, mu0), None
+
+
+@partial(jax.jit, static_argnames=("refine",))
+def direct_mean_log_sm(weights, bounds, theta, logmh, refine=True):
+    """<log M*> at each log Mpeak (see :func:`direct_mean_log_sm_and_solution`)."""
+    return direct_mean_log_sm_and_solution(weights, bounds, theta, logmh, refine)[0]
 
 
 @partial(jax.jit, static_argnames=("refine",))
@@ -327,7 +346,9 @@ def shamnet_mean_log_sm_and_jacobian(net, params, logmh, strict=False, refine=Tr
     jacobian : ndarray of shape (n_halos, 5)
         d<log M*>/d(logphi, alpha, logmc, s_lo, s_hi).
     """
-    theta = jnp.asarray(params, dtype=float)
+    enable_float64()
+    theta = as_theta(params)
+    check_params(theta)
     logmh = jnp.asarray(logmh, dtype=float)
     check_domain(net, theta, logmh, strict=strict)
     return _value_and_jacobian(net.weights, _bounds(net), theta, logmh, refine)
@@ -335,4 +356,5 @@ def shamnet_mean_log_sm_and_jacobian(net, params, logmh, strict=False, refine=Tr
 
 def sigma_on_grid(theta, halo_grid=_GRID):
     """Scatter at the grid cells for theta of shape (5, )."""
-    return scatter_sigma(halo_grid.logmh, theta[3], theta[4])
+    p = as_params(theta)
+    return scatter_sigma(halo_grid.logmh, p.s_lo, p.s_hi)

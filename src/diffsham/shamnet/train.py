@@ -15,7 +15,6 @@
 
 Run ``python -m diffsham.shamnet.train --help`` or ``diffsham train-shamnet``.
 """
-import argparse
 import json
 import os
 import time
@@ -29,9 +28,8 @@ from tqdm.auto import tqdm
 import h5py
 
 from .. import __version__
-from ..sham.params import SHAM_PBOUNDS_HI, SHAM_PBOUNDS_LO, ShamParams
+from ..sham.params import SHAM_PBOUNDS_HI, SHAM_PBOUNDS_LO, TARGET_LOG_PHI, ShamParams, as_params, target_smf_params
 from ..sham.shmf import DEFAULT_HALO_GRID
-from ..sham.smf import schechter_log_phi
 from ..sham.solver import DEFAULT_SOLVER_CONFIG, solve_sham, zero_scatter_log_sm
 from .io import load_shamnet, save_shamnet
 from .network import ShamNet, correction, init_mlp
@@ -183,7 +181,7 @@ def _regression_loss_one(weights, bounds, theta, mu0, jac0, corr_target, jac_tar
 @jax.jit
 def _zero_scatter_and_jacobian(thetas):
     def mu0(t):
-        return zero_scatter_log_sm(schechter_log_phi, tuple(t[:3]), DEFAULT_HALO_GRID)
+        return zero_scatter_log_sm(TARGET_LOG_PHI, target_smf_params(as_params(t)), DEFAULT_HALO_GRID)
 
     return jax.vmap(mu0)(thetas), jax.vmap(jax.jacfwd(mu0))(thetas)
 
@@ -360,21 +358,3 @@ def train_shamnet(config=None, outdir="out/shamnet", resume=True, progress=True)
     print(json.dumps(stats, indent=1))
     return net
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="diffsham train-shamnet", description=__doc__.split("\n")[0])
-    p.add_argument("--outdir", default="out/shamnet")
-    for name, default in TrainConfig.DEFAULTS.items():
-        if name == "hidden":
-            p.add_argument("--hidden", type=int, nargs="+", default=list(default))
-        else:
-            p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
-    p.add_argument("--no-resume", action="store_true")
-    args = vars(p.parse_args(argv))
-    outdir, no_resume = args.pop("outdir"), args.pop("no_resume")
-    args["hidden"] = tuple(args["hidden"])
-    train_shamnet(TrainConfig(**args), outdir=outdir, resume=not no_resume)
-
-
-if __name__ == "__main__":
-    main()

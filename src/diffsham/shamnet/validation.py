@@ -11,7 +11,8 @@ from jax import numpy as jnp
 
 from ..sham.implied_smf import implied_smf, implied_smf_jacobians
 from ..sham.params import ShamParams
-from ..sham.smf import schechter_log_phi, smf_in_bins
+from ..sham.params import TARGET_LOG_PHI, as_params, target_smf_params
+from ..sham.smf import smf_in_bins
 from ..sham.solver import DEFAULT_SOLVER_CONFIG, solve_sham
 from .network import _GRID, mean_log_sm_on_grid, sigma_on_grid
 
@@ -58,7 +59,7 @@ def log_smf_errors_and_jacobian(weights, bounds, theta, sm_edges, halo_grid=_GRI
         return sigma_on_grid(t, halo_grid)
 
     def log_target(t):
-        return jnp.log10(smf_in_bins(schechter_log_phi, sm_edges, *t[:3]))
+        return jnp.log10(smf_in_bins(TARGET_LOG_PHI, sm_edges, *target_smf_params(as_params(t))))
 
     mu, dmu = mu_fn(theta), jax.jacfwd(mu_fn)(theta)
     sigma, dsigma = sigma_fn(theta), jax.jacfwd(sigma_fn)(theta)

@@ -20,17 +20,20 @@ catalog and the binning: a changed catalog or binning is detected and rebuilt.
 import hashlib
 import json
 import os
+import warnings
 from typing import NamedTuple
 
 import h5py
 import numba
 import numpy as np
 
+from ..cache import atomic_tmp_path, remove_orphan_tmp_files, resolve_cache_dir
 from .cells import sort_into_columns
 from .pair_counts import check_pair_count_args
 from .pair_kernels import pair_tables_kernel, rp_slot_table
 
-__all__ = ("Tabulation", "tabulate", "combine_tabulations", "load_or_tabulate", "tabulation_key", "pair_tables")
+__all__ = ("Tabulation", "tabulate", "combine_tabulations", "load_or_tabulate", "tabulation_key", "pair_tables",
+           "read_tabulation", "write_tabulation", "BadCacheFile")
 
 FORMAT_VERSION = 2
 
@@ -184,56 +187,110 @@ def combine_tabulations(shards):
     return first._replace(**summed)
 
 
+_ARRAY_FIELDS = ("logm_centres", "n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1", "rp_edges", "ds_rp_edges")
+_SCALAR_FIELDS = ("pi_max", "lbox", "key", "n_total")
+
+
+class BadCacheFile(ValueError):
+    """A cache file that is unreadable, incomplete or altered."""
+
+
 def load_or_tabulate(cat, rp_edges, pi_max, dlogm=0.02, cache_dir=None, progress=True):
     """The tabulation from the HDF5 cache if its key matches, otherwise built and cached.
 
     The cache file is named by the key (catalog digest + binning), and the key is checked
-    again inside the file, so a stale table is never reused.
+    again inside the file, so a stale table is never reused. Every dataset is checked on
+    load (present, of the expected shape, finite, and equal to the checksum stored when
+    it was written); a bad file is rebuilt with a warning. Temporary files that killed
+    builds left behind are removed.
+
+    Parameters
+    ----------
+    cache_dir : str, optional
+        See ``diffsham.cache.resolve_cache_dir``.
     """
-    cache_dir = cache_dir or os.environ.get("DIFFSHAM_CACHE", os.path.join("data", "cache"))
+    cache_dir = resolve_cache_dir(cache_dir)
+    remove_orphan_tmp_files(cache_dir)
     key = tabulation_key(cat, rp_edges, pi_max, dlogm)
     path = os.path.join(cache_dir, f"tabulation_{key}.h5")
     if os.path.isfile(path):
         try:
             tab = read_tabulation(path)
-            if tab.key == key and tab.complete:
-                return tab
-        except (OSError, KeyError, ValueError):
-            pass  # unreadable or partial: rebuild below
+            if tab.key != key or not tab.complete:
+                raise BadCacheFile(f"{path}: key {tab.key} or halo count does not match the catalog")
+            return tab
+        except BadCacheFile as exc:
+            warnings.warn(f"rebuilding the tabulation cache: {exc}", stacklevel=2)
     tab = tabulate(cat, rp_edges, pi_max, dlogm, progress=progress)
     write_tabulation(path, tab)
     return tab
 
 
+def _checksum(array):
+    a = np.ascontiguousarray(array)
+    return hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()
+
+
 def write_tabulation(path, tab):
-    """Write a Tabulation to HDF5 atomically."""
+    """Write a Tabulation to HDF5 atomically, with a checksum of every dataset."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
+    tmp = atomic_tmp_path(path)
     with h5py.File(tmp, "w") as f:
         f.attrs["format_version"] = FORMAT_VERSION
         for name, value in tab._asdict().items():
             if value is None:
                 continue
-            if name in ("pi_max", "lbox", "key", "n_total"):
+            if name in _SCALAR_FIELDS:
                 f.attrs[name] = value
             else:
-                f.create_dataset(name, data=value)
+                f.create_dataset(name, data=value).attrs["sha256"] = _checksum(value)
     os.replace(tmp, path)
 
 
 def read_tabulation(path):
-    """Read a Tabulation written by ``write_tabulation``."""
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: tabulation format {f.attrs.get('format_version')} != {FORMAT_VERSION}")
-        fields = {}
-        for name in Tabulation._fields:
-            if name in ("pi_max", "lbox"):
-                fields[name] = float(f.attrs[name])
-            elif name == "key":
-                fields[name] = str(f.attrs[name])
-            elif name == "n_total":
-                fields[name] = int(f.attrs[name])
-            else:
-                fields[name] = f[name][...] if name in f else None
+    """Read and check a Tabulation written by ``write_tabulation``.
+
+    Raises
+    ------
+    BadCacheFile
+        Unreadable, another format version, a dataset missing, of the wrong shape,
+        not finite or not matching its checksum.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format_version") != FORMAT_VERSION:
+                raise BadCacheFile(f"{path}: tabulation format {f.attrs.get('format_version')} != {FORMAT_VERSION}")
+            fields = {}
+            for name in _SCALAR_FIELDS:
+                if name not in f.attrs:
+                    raise BadCacheFile(f"{path}: attribute {name!r} is missing")
+            fields = dict(pi_max=float(f.attrs["pi_max"]), lbox=float(f.attrs["lbox"]), key=str(f.attrs["key"]),
+                          n_total=int(f.attrs["n_total"]))
+            for name in _ARRAY_FIELDS:
+                if name not in f:
+                    fields[name] = None
+                    continue
+                value = f[name][...]
+                if f[name].attrs.get("sha256") != _checksum(value):
+                    raise BadCacheFile(f"{path}: dataset {name!r} does not match its checksum (altered or truncated)")
+                if not np.all(np.isfinite(value)):
+                    raise BadCacheFile(f"{path}: dataset {name!r} holds NaN or infinite values")
+                fields[name] = value
+    except BadCacheFile:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise BadCacheFile(f"{path}: unreadable ({exc})") from exc
+    for name in ("logm_centres", "n", "s1", "s2", "p0", "p1", "p11", "rp_edges"):
+        if fields[name] is None:
+            raise BadCacheFile(f"{path}: dataset {name!r} is missing")
+    n_m, n_rp = fields["logm_centres"].shape[0], fields["rp_edges"].shape[0] - 1
+    expected = dict(n=(n_m,), s1=(n_m,), s2=(n_m,), p0=(n_rp, n_m, n_m), p1=(n_rp, n_m, n_m), p11=(n_rp, n_m, n_m))
+    if (fields["ds0"] is None) != (fields["ds1"] is None) or (fields["ds0"] is None) != (fields["ds_rp_edges"] is None):
+        raise BadCacheFile(f"{path}: the lensing datasets ds0, ds1, ds_rp_edges must be present together")
+    if fields["ds0"] is not None:
+        n_ds = fields["ds_rp_edges"].shape[0] - 1
+        expected.update(ds0=(n_m, n_ds), ds1=(n_m, n_ds))
+    for name, shape in expected.items():
+        if fields[name].shape != shape:
+            raise BadCacheFile(f"{path}: dataset {name!r} has shape {fields[name].shape}, expected {shape}")
     return Tabulation(**fields)

@@ -12,14 +12,14 @@ def main(argv):
     parser = argparse.ArgumentParser(prog="diffsham catalog", description="Halo catalogs")
     sub = parser.add_subparsers(dest="action", required=True)
     make = sub.add_parser("make", help="make (or reuse) the synthetic catalog and cache it as HDF5")
-    from .synthetic import SyntheticConfig
+    from ..catalog.synthetic import SyntheticConfig
 
     defaults = SyntheticConfig()
     make.add_argument("--lbox", type=float, default=defaults.lbox, help="box side [Mpc/h]")
     make.add_argument("--logmpeak-min", type=float, default=defaults.logmpeak_min, help="[log Msun/h]")
     make.add_argument("--seed", type=int, default=defaults.seed)
     make.add_argument("--n-grid", type=int, default=defaults.n_grid, help="density-field cells per side")
-    make.add_argument("--out", default=None, help="output file (default: data/cache/...)")
+    make.add_argument("--out", default=None, help="output file (default: in the cache folder, see diffsham.cache)")
     make.add_argument("--no-lensing", action="store_true", help="skip the per-halo DeltaSigma profiles")
     info = sub.add_parser("info", help="summary of a catalog file and a mass-function plot")
     info.add_argument("path")
@@ -28,7 +28,7 @@ def main(argv):
     info.add_argument("--plot", default=None, help="where to write the plot (default: PATH + .massfunc.png)")
     args = parser.parse_args(argv)
     if args.action == "make":
-        from .default import load_synthetic_catalog, synthetic_catalog_path
+        from ..catalog.default import load_synthetic_catalog, synthetic_catalog_path
 
         config = SyntheticConfig(lbox=args.lbox, logmpeak_min=args.logmpeak_min, seed=args.seed,
                                  n_grid=args.n_grid)
@@ -36,7 +36,7 @@ def main(argv):
         cat = load_synthetic_catalog(config, path=path, with_lensing=not args.no_lensing)
         print(json.dumps(dict(path=path, **cat.summary())))
     else:
-        from .schema import CatalogError
+        from ..catalog.schema import CatalogError
 
         try:
             cat = _read_any(args.path, args.format, args.lbox)
@@ -50,7 +50,7 @@ def main(argv):
 
 
 def _read_any(path, fmt, lbox):
-    from . import read_catalog, read_halotools_cache, read_hlist
+    from ..catalog import read_catalog, read_halotools_cache, read_hlist
 
     if fmt == "halotools":
         return read_halotools_cache(path)
@@ -60,7 +60,7 @@ def _read_any(path, fmt, lbox):
 
 
 def _abundance_table(cat):
-    from .quality import cumulative_abundance
+    from ..catalog.quality import cumulative_abundance
 
     thresholds = np.arange(np.ceil(cat.logmpeak.min() * 2) / 2, cat.logmpeak.max(), 0.5)
     measured, model, counts = cumulative_abundance(cat, thresholds)

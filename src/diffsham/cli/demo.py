@@ -8,13 +8,13 @@ import time
 import numpy as np
 from jax import numpy as jnp
 
-from .sham.implied_smf import implied_smf
-from .sham.params import DEFAULT_SHAM_PARAMS
-from .sham.scatter import scatter_sigma
-from .sham.shmf import halo_grid_from_model
-from .sham.smf import schechter_log_phi, smf_in_bins
-from .sham.solver import mean_log_sm_from_solution, solve_sham
-from .shamnet import load_shamnet, shamnet_mean_log_sm
+from ..sham.implied_smf import implied_smf
+from ..sham.params import DEFAULT_SHAM_PARAMS, TARGET_LOG_PHI, target_smf_params
+from ..sham.scatter import scatter_sigma
+from ..sham.shmf import halo_grid_from_model
+from ..sham.smf import smf_in_bins
+from ..sham.solver import mean_log_sm_from_solution, solve_sham
+from ..shamnet import load_shamnet, shamnet_mean_log_sm
 
 __all__ = ("run_demo",)
 
@@ -35,7 +35,7 @@ def run_demo(outdir="out/demo", params=DEFAULT_SHAM_PARAMS):
 
     sm_edges = jnp.linspace(8.7, 11.7, 31)
     sigma = scatter_sigma(grid.logmh, params.s_lo, params.s_hi)
-    target = np.asarray(smf_in_bins(schechter_log_phi, sm_edges, *params[:3]))
+    target = np.asarray(smf_in_bins(TARGET_LOG_PHI, sm_edges, *target_smf_params(params)))
     smf_net = np.asarray(implied_smf(jnp.asarray(mu_net_grid), sigma, grid.dn, sm_edges))
     smf_solver = np.asarray(implied_smf(jnp.asarray(mu_solver_grid), sigma, grid.dn, sm_edges))
     smf_alone = np.asarray(implied_smf(jnp.asarray(mu_alone_grid), sigma, grid.dn, sm_edges))

@@ -1,4 +1,7 @@
-"""Command line: ``diffsham demo``, ``diffsham train-shamnet``, ``diffsham catalog make|info``."""
+"""Command line: ``diffsham demo``, ``diffsham train-shamnet``, ``diffsham catalog make|info``.
+
+All command-line code lives in this subpackage; the library modules hold none.
+"""
 import argparse
 import sys
 
@@ -23,16 +26,16 @@ def main(argv=None):
 
         run_demo(args.outdir)
         if not args.no_catalog:
-            from .catalog import SyntheticConfig
+            from ..catalog import SyntheticConfig
             from .demo_catalog import run_catalog_demo
 
             run_catalog_demo(args.outdir, SyntheticConfig(lbox=args.lbox, logmpeak_min=args.logmpeak_min))
     elif args.command == "train-shamnet":
-        from .shamnet.train import main as train_main
+        from .train_shamnet import main as train_main
 
         train_main(rest)
     elif args.command == "catalog":
-        from .catalog.cli import main as catalog_main
+        from .catalog import main as catalog_main
 
         catalog_main(rest)
 

@@ -1,6 +1,6 @@
 """The default job, part two: predictions from the default synthetic catalog.
 
-Makes (or reads from ``data/cache``) the synthetic catalog, tabulates it once, and
+Makes (or reads from the cache folder) the synthetic catalog, tabulates it once, and
 evaluates the forward model (SMF, wp and DeltaSigma in three stellar-mass bins) and its
 Jacobian at the default parameters; writes ``catalog_predictions.json`` and a plot.
 """
@@ -11,9 +11,9 @@ import time
 import numpy as np
 from jax import numpy as jnp
 
-from .catalog import SyntheticConfig, load_synthetic_catalog
-from .model import DEFAULT_PI_MAX, DEFAULT_RP_EDGES, make_forward_model
-from .sham.params import DEFAULT_SHAM_PARAMS
+from ..catalog import SyntheticConfig, load_synthetic_catalog
+from ..model import make_forward_model
+from ..sham.params import DEFAULT_SHAM_PARAMS
 
 __all__ = ("run_catalog_demo", "DEMO_SM_BINS")
 
@@ -30,7 +30,7 @@ def run_catalog_demo(outdir="out/demo", config=SyntheticConfig(logmpeak_min=11.5
     print(f"\ncatalog: {cat.n_halos} objects in a {cat.lbox:g} Mpc/h box ({t_catalog:.1f} s)")
     smf_bins = np.stack([np.linspace(10.2, 11.5, 14), np.linspace(10.3, 11.6, 14)], axis=1)
     t0 = time.time()
-    model = make_forward_model(cat, smf_bins, DEMO_SM_BINS, DEMO_SM_BINS, DEFAULT_RP_EDGES, DEFAULT_PI_MAX)
+    model = make_forward_model(cat, smf_bins, DEMO_SM_BINS, DEMO_SM_BINS)
     theta = jnp.asarray(params)
     value, jac = model.jacobian(theta)
     t_model = time.time() - t0
@@ -41,13 +41,13 @@ def run_catalog_demo(outdir="out/demo", config=SyntheticConfig(logmpeak_min=11.5
     print(f"forward model: set up and first call {t_model:.1f} s; data vector + Jacobian {1e3 * t_call:.1f} ms")
     results = dict(params=dict(params._asdict()), n_halos=int(cat.n_halos), lbox=cat.lbox,
                    sm_bins=DEMO_SM_BINS.tolist(), smf_bins=smf_bins.tolist(),
-                   rp_edges=DEFAULT_RP_EDGES.tolist(), pi_max=DEFAULT_PI_MAX,
+                   rp_edges=list(model.config.rp_edges), pi_max=model.config.pi_max,
                    ds_rp_edges=cat.delta_sigma_rp_edges.tolist(), seconds_per_jacobian=t_call)
-    for name, sl, shape in model.layout:
-        results[name] = np.asarray(value[sl]).reshape(shape).tolist()
-        results[f"d_{name}_d_theta"] = np.asarray(jac[sl]).reshape(*shape, 5).tolist()
+    for kind in ("smf", "wp", "delta_sigma"):
+        results[kind] = model.layout.stack(np.asarray(value), kind).tolist()
+        results[f"d_{kind}_d_theta"] = np.moveaxis(model.layout.stack(np.asarray(jac).T, kind), 0, -1).tolist()
     wp = np.asarray(results["wp"])
-    rp = np.sqrt(DEFAULT_RP_EDGES[1:] * DEFAULT_RP_EDGES[:-1])
+    rp = model.layout.of_kind("wp")[0].centres
     print(" rp [Mpc/h]  " + "  ".join(f"wp(M* {lo:.1f}-{hi:.1f})" for lo, hi in DEMO_SM_BINS))
     for k in range(0, rp.size, 2):
         print(f"  {rp[k]:8.3f}  " + "  ".join(f"{wp[b, k]:17.2f}" for b in range(len(DEMO_SM_BINS))))

@@ -1,0 +1,220 @@
+"""``make_forward_model``: config -> tables -> a pure kernel, and the checked public entry.
+
+The public methods (``predict``, ``predict_with_info``, ``jacobian``) take a
+``ShamParams``, a ``ShamUParams``, an array of shape (5, ) or a batch of shape (..., 5).
+Called eagerly, they check their input first (NaN, wrong shape, scatter <= 0: a
+ValueError naming the parameter; outside the supported domain: a warning, or a
+DomainError with ``strict=True``), warn where the SHAM solve did not converge, and
+raise rather than return a non-finite data vector. Called inside ``jit``, ``grad`` or
+``vmap`` they skip the checks and run the pure kernel; a sampler's log-density uses
+``kernel`` and ``tables`` directly, with ``ModelInfo.ok``.
+"""
+import warnings
+
+import jax
+import numpy as np
+from jax import numpy as jnp
+
+from ..catalog.schema import CatalogError
+from ..precision import enable_float64, require_float64
+from ..sham.params import SUPPORTED_HI, SUPPORTED_LO, as_theta, check_params
+from ..sham.shmf import DEFAULT_LOGMH_EDGES
+from ..stats.tabulate import load_or_tabulate, tabulation_key
+from ..stats.weights import check_sm_edges
+from ..stats.wprp import wp_setup
+from .abundance import halo_grid_for, resolve_abundance
+from .config import ModelConfig
+from .core import ModelStatics, ModelTables, make_kernel
+from .domain import check_supported_domain
+from .layout import Layout
+from .smhm import make_smhm
+
+__all__ = ("ForwardModel", "make_forward_model", "SMHM_LOGMPEAK_RANGE")
+
+# log Mpeak [Msun/h] where the SMHM is defined (the cells of the SHMF grid)
+SMHM_LOGMPEAK_RANGE = (float(DEFAULT_LOGMH_EDGES[0]), float(DEFAULT_LOGMH_EDGES[-1]))
+
+
+class ForwardModel:
+    """theta -> predicted data vector, with its layout, config and pure core.
+
+    Attributes
+    ----------
+    kernel : callable
+        Pure ``kernel(theta of shape (5, ), tables) -> (vector, ModelInfo)``.
+    tables : ModelTables
+    layout : Layout
+    config : ModelConfig
+    abundance : {"model", "catalog"}
+        The halo abundance SHAM is solved for ("auto" resolved).
+    """
+
+    def __init__(self, kernel, tables, layout, config, abundance):
+        self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
+        self._one = jax.jit(kernel)
+        self._batch = jax.jit(jax.vmap(kernel, in_axes=(0, None)))
+        self._jac_one = jax.jit(lambda t, tab: _jac(kernel, t, tab))
+        self._jac_batch = jax.jit(jax.vmap(lambda t, tab: _jac(kernel, t, tab), in_axes=(0, None)))
+
+    def __repr__(self):
+        return (f"ForwardModel({self.layout.size} data: {', '.join(self.layout.names)}; smhm={self.config.smhm}, "
+                f"abundance={self.abundance}, path={self.config.path})")
+
+    def _theta(self, params, strict):
+        """(theta, eager): checked float64 theta for eager calls, untouched when traced."""
+        values = check_params(params)
+        if values is None:  # traced: the pure kernel, no checks
+            return as_theta(params), False
+        check_supported_domain(values, strict=strict, stacklevel=4)
+        require_float64("the forward model")
+        return jnp.asarray(values), True
+
+    def _run(self, one, batch, params, strict):
+        theta, eager = self._theta(params, strict)
+        if theta.ndim == 1:
+            out = one(theta, self.tables)
+        else:
+            lead = theta.shape[:-1]
+            out = batch(theta.reshape(-1, theta.shape[-1]), self.tables)
+            out = jax.tree_util.tree_map(lambda a: a.reshape(lead + a.shape[1:]), out)
+        if eager:
+            self._report(theta, out[-1])
+        return out
+
+    def _report(self, theta, info):
+        converged, finite = np.asarray(info.converged), np.asarray(info.finite)
+        if not np.all(converged):
+            where = np.asarray(theta)[~converged] if theta.ndim > 1 else np.asarray(theta)
+            warnings.warn(f"the SHAM solve did not converge (stopped after {np.max(np.asarray(info.n_iter))} steps) "
+                          f"at theta = {np.round(where, 4).tolist()}: its derivatives are not to be trusted there; "
+                          f"the supported domain is {list(zip(SUPPORTED_LO, SUPPORTED_HI))}", stacklevel=4)
+        if not np.all(finite):
+            raise ValueError(f"the prediction is not finite at theta = {np.round(np.asarray(theta), 4).tolist()} "
+                             "(a stellar-mass bin holds no galaxy there?)")
+
+    def predict(self, params, strict=False):
+        """The data vector, shape (n_data, ) or (..., n_data) for a batch of parameters."""
+        return self._run(self._one, self._batch, params, strict)[0]
+
+    def predict_with_info(self, params, strict=False):
+        """(data vector, ModelInfo): the prediction and how its SHAM solve went."""
+        return self._run(self._one, self._batch, params, strict)
+
+    def jacobian(self, params, strict=False):
+        """(data vector, d vector / d theta of shape (n_data, 5)), in forward mode."""
+        return self._run(self._jac_one, self._jac_batch, params, strict)[:2]
+
+
+def _jac(kernel, theta, tables):
+    """Forward mode in the five parameters; the value rides along (has_aux)."""
+
+    def f(t):
+        vector, info = kernel(t, tables)
+        return vector, (vector, info)
+
+    jac, (value, info) = jax.jacfwd(f, has_aux=True)(theta)
+    return value, jac, info
+
+
+def _check_catalog_masses(cat):
+    lo, hi = SMHM_LOGMPEAK_RANGE
+    out = (cat.logmpeak < lo) | (cat.logmpeak > hi)
+    if np.any(out):
+        raise CatalogError(f"catalog ({cat.source}): {int(out.sum())} of {cat.n_halos} halos have log Mpeak outside "
+                           f"[{lo:g}, {hi:g}], where the SMHM is defined (min {cat.logmpeak.min():.3f}, max "
+                           f"{cat.logmpeak.max():.3f}); cut them explicitly with "
+                           f"diffsham.catalog.apply_mass_cut(cat, {lo:g})")
+
+
+def _check_bins_can_be_populated(cat, layout, smhm, halo_grid):
+    """A stellar-mass bin no halo can reach anywhere in the supported domain is an error."""
+    corners = np.array(np.meshgrid(*zip(SUPPORTED_LO, SUPPORTED_HI), indexing="ij")).reshape(5, -1).T
+    ends = jnp.asarray([cat.logmpeak.min(), cat.logmpeak.max()])
+    mus = np.array([np.asarray(smhm(jnp.asarray(t), ends, halo_grid)[0]) for t in corners])
+    sig = np.max(SUPPORTED_HI[3:])
+    reach_lo, reach_hi = mus[:, 0].min() - 3 * sig, mus[:, 1].max() + 3 * sig
+    for kind in ("smf", "wp", "delta_sigma"):
+        bins = layout.sm_bins(kind)
+        if bins is None:
+            continue
+        for lo, hi in bins:
+            if hi <= reach_lo or lo >= reach_hi:
+                raise ValueError(
+                    f"{kind} stellar-mass bin [{lo:g}, {hi:g}] can hold no galaxy of this catalog: over the "
+                    f"supported domain its halos (log Mpeak {ends[0]:.2f}-{ends[1]:.2f}) reach log M* "
+                    f"{reach_lo:.2f}-{reach_hi:.2f} at most")
+
+
+def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config=None, net=None, tabulation=None,
+                       progress=True, **settings):
+    """Build the forward model for a catalog and a choice of statistics.
+
+    Parameters
+    ----------
+    cat : HaloCatalog
+        Every halo must lie in log Mpeak [10, 16.5], where the SMHM is defined.
+    smf_bins, wp_bins, ds_bins : ndarray of shape (n, 2), optional
+        (lo, hi) log M* [Msun/h^2] bins of each statistic; None leaves it out.
+    config : ModelConfig, optional
+    net : ShamNet, optional
+        Default: the shipped weights.
+    tabulation : Tabulation, optional
+        Reuse one (complete: combine shards first); by default loaded from the cache or built.
+    progress : bool
+    **settings
+        Overrides of ``config`` fields, e.g. ``path="exact"``, ``rp_edges=...``.
+
+    Returns
+    -------
+    model : ForwardModel
+    """
+    enable_float64()
+    config = (config or ModelConfig()).replace(**settings) if settings else (config or ModelConfig())
+    if smf_bins is None and wp_bins is None and ds_bins is None:
+        raise ValueError("ask for at least one statistic: smf_bins, wp_bins or ds_bins")
+    smf_bins = None if smf_bins is None else check_sm_edges(smf_bins, "smf_bins")
+    wp_bins = None if wp_bins is None else check_sm_edges(wp_bins, "wp_bins")
+    ds_bins = None if ds_bins is None else check_sm_edges(ds_bins, "ds_bins")
+    if ds_bins is not None and cat.delta_sigma is None:
+        raise ValueError("ds_bins asked for, but the catalog carries no DeltaSigma profiles")
+    _check_catalog_masses(cat)
+    from ..shamnet.io import load_shamnet
+
+    net = net or load_shamnet()
+    rp_edges = np.asarray(config.rp_edges, dtype=float)
+    layout = Layout.from_bins(smf_bins, wp_bins, ds_bins, rp_edges, cat.delta_sigma_rp_edges)
+    abundance = resolve_abundance(cat, config.abundance)
+    if config.smhm == "shamnet_alone" and abundance == "catalog":
+        warnings.warn("the network alone was trained for the model SHMF: with the catalog's own abundance it gives "
+                      "only an approximate SMHM; use smhm='shamnet' (refined) for exact SHAM", stacklevel=2)
+    halo_grid = halo_grid_for(cat, abundance)
+    all_bins = np.concatenate([b for b in (smf_bins, wp_bins, ds_bins) if b is not None])
+    n_bins = tuple(0 if b is None else b.shape[0] for b in (smf_bins, wp_bins, ds_bins))
+    _check_bins_can_be_populated(cat, layout, make_smhm("shamnet_alone", net, "direct"), halo_grid)
+
+    grid = halo_grid._replace(logmh=jnp.asarray(halo_grid.logmh), dn=jnp.asarray(halo_grid.dn))
+    if config.path == "tabulated":
+        tab = tabulation or load_or_tabulate(cat, rp_edges, config.pi_max, config.dlogm, cache_dir=config.cache_dir,
+                                             progress=progress)
+        if not tab.complete:
+            raise ValueError(f"the tabulation covers {int(tab.n.sum())} of {tab.n_total} halos: a shard; "
+                             "combine all shards with combine_tabulations first")
+        if tabulation is not None and tab.key != tabulation_key(cat, rp_edges, config.pi_max, config.dlogm):
+            raise ValueError("the tabulation was built from another catalog or binning (its key does not match)")
+        arrays = {name: None if getattr(tab, name) is None else jnp.asarray(getattr(tab, name))
+                  for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1")}
+        tables = ModelTables(grid, jnp.asarray(tab.logm_centres), jnp.asarray(all_bins), **arrays)
+        statics = ModelStatics("tabulated", n_bins, smf_bins, cat.volume, cat.lbox, tab.rp_edges, config.pi_max)
+        evaluate = "direct"
+    else:
+        cells = None
+        if wp_bins is not None:
+            setup = wp_setup(cat.positions, cat.lbox, rp_edges, config.pi_max, backend=config.pair_backend)
+            cells, rp_edges = setup.cells, setup.rp_edges
+        tables = ModelTables(grid, jnp.asarray(cat.logmpeak), jnp.asarray(all_bins),
+                             profiles=None if ds_bins is None else jnp.asarray(cat.delta_sigma))
+        statics = ModelStatics("exact", n_bins, smf_bins, cat.volume, cat.lbox, rp_edges, config.pi_max, cells)
+        evaluate = "grid"
+    kernel = make_kernel(statics, make_smhm(config.smhm, net, evaluate))
+    return ForwardModel(kernel, tables, layout, config, abundance)
+
