@@ -23,6 +23,29 @@ def cache_under_tmp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def small_catalog():
+    """A 40 Mpc/h synthetic box (log Mpeak >= 11.3) with analytic lensing profiles."""
+    from diffsham.catalog import DEFAULT_DS_RP_EDGES, SyntheticConfig, analytic_delta_sigma, make_synthetic_catalog
+
+    cat = make_synthetic_catalog(SyntheticConfig(lbox=40.0, logmpeak_min=11.3, seed=9, n_grid=32), progress=False)
+    return cat.with_delta_sigma(analytic_delta_sigma(cat, progress=False), DEFAULT_DS_RP_EDGES, "analytic")
+
+
+@pytest.fixture(scope="session")
+def small_model(small_catalog):
+    """The default forward model (SHAMNet refined, tabulated) of ``small_catalog``: SMF,
+    wp and DeltaSigma in two stellar-mass bins."""
+    import numpy as np
+
+    from diffsham.model import make_forward_model
+
+    sm_bins = np.array([[9.8, 10.4], [10.4, 11.0]])
+    smf_bins = np.stack([np.linspace(10.0, 11.0, 6), np.linspace(10.2, 11.2, 6)], axis=1)
+    return make_forward_model(small_catalog, smf_bins, sm_bins, sm_bins, rp_edges=np.logspace(-1, 1, 9), pi_max=12.0,
+                              dlogm=0.01, progress=False)
+
+
+@pytest.fixture(scope="session")
 def shared_data_dir():
     if not os.path.isdir(SHARED_DATA):
         pytest.skip(f"published SDSS measurements not found at {os.path.abspath(SHARED_DATA)}")

@@ -41,7 +41,9 @@ class ForwardModel:
     Attributes
     ----------
     kernel : callable
-        Pure ``kernel(theta of shape (5, ), tables) -> (vector, ModelInfo)``.
+        Pure ``kernel(theta of shape (5, ), tables) -> (vector, ModelInfo)``. Close
+        over ``tables`` rather than passing them to a jitted function: passing large
+        tables as arguments costs ~1.5 ms a call at 10^6 halos.
     tables : ModelTables
     layout : Layout
     config : ModelConfig
@@ -51,10 +53,12 @@ class ForwardModel:
 
     def __init__(self, kernel, tables, layout, config, abundance):
         self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
-        self._one = jax.jit(kernel)
-        self._batch = jax.jit(jax.vmap(kernel, in_axes=(0, None)))
-        self._jac_one = jax.jit(lambda t, tab: _jac(kernel, t, tab))
-        self._jac_batch = jax.jit(jax.vmap(lambda t, tab: _jac(kernel, t, tab), in_axes=(0, None)))
+        # closed over, not passed: at 10^6 halos passing the 67 MB of tables as jit
+        # arguments costs ~1.5 ms a call (measured), closing over them nothing
+        self._one = jax.jit(lambda t: kernel(t, tables))
+        self._batch = jax.jit(jax.vmap(lambda t: kernel(t, tables)))
+        self._jac_one = jax.jit(lambda t: _jac(kernel, t, tables))
+        self._jac_batch = jax.jit(jax.vmap(lambda t: _jac(kernel, t, tables)))
 
     def __repr__(self):
         return (f"ForwardModel({self.layout.size} data: {', '.join(self.layout.names)}; smhm={self.config.smhm}, "
@@ -72,10 +76,10 @@ class ForwardModel:
     def _run(self, one, batch, params, strict):
         theta, eager = self._theta(params, strict)
         if theta.ndim == 1:
-            out = one(theta, self.tables)
+            out = one(theta)
         else:
             lead = theta.shape[:-1]
-            out = batch(theta.reshape(-1, theta.shape[-1]), self.tables)
+            out = batch(theta.reshape(-1, theta.shape[-1]))
             out = jax.tree_util.tree_map(lambda a: a.reshape(lead + a.shape[1:]), out)
         if eager:
             self._report(theta, out[-1])

@@ -7,9 +7,9 @@ histogram are treated identically.
 """
 from jax import jit
 
-from .kernels import triweight_cdf, triweight_pdf
+from .kernels import triweight_cdf, triweight_pdf, triweight_pdf_slope
 
-__all__ = ("implied_smf", "implied_smf_jacobians")
+__all__ = ("implied_smf", "implied_smf_jacobians", "implied_smf_mu_curvature")
 
 
 @jit
@@ -61,3 +61,18 @@ def implied_smf_jacobians(mu, sigma, dn, sm_edges):
     zk = z * k
     scale = (dn / sigma)[None, :] / (sm_edges[1:] - sm_edges[:-1])[:, None]
     return (k[:-1] - k[1:]) * scale, (zk[:-1] - zk[1:]) * scale
+
+
+@jit
+def implied_smf_mu_curvature(mu, sigma, dn, sm_edges):
+    """d^2 phi_b / d mu_i^2 in closed form (phi_b is a sum over cells, so its Hessian in
+    mu is diagonal): [K'(z_hi) - K'(z_lo)] dn_i / (sigma_i^2 width_b), z = (edge - mu) / sigma.
+
+    Returns
+    -------
+    curvature : ndarray of shape (n_bins, n_cells)
+    """
+    z = (sm_edges[:, None] - mu[None, :]) / sigma[None, :]
+    kp = triweight_pdf_slope(z)
+    scale = (dn / sigma**2)[None, :] / (sm_edges[1:] - sm_edges[:-1])[:, None]
+    return (kp[1:] - kp[:-1]) * scale

@@ -7,7 +7,7 @@ its CDF is a polynomial: exact and cheap to differentiate.
 from jax import jit
 from jax import numpy as jnp
 
-__all__ = ("triweight_pdf", "triweight_cdf", "triweight_bin_weight")
+__all__ = ("triweight_pdf", "triweight_pdf_slope", "triweight_cdf", "triweight_bin_weight")
 
 _SUPPORT = 3.0
 
@@ -27,6 +27,13 @@ def triweight_pdf(z):
     """
     u = jnp.clip(z / _SUPPORT, -1.0, 1.0)
     return 35.0 / 96.0 * (1.0 - u * u) ** 3
+
+
+@jit
+def triweight_pdf_slope(z):
+    """dK/dz of the unit-variance triweight kernel, -35/48 u (1 - u^2)^2 with u = z/3."""
+    u = jnp.clip(z / _SUPPORT, -1.0, 1.0)
+    return -35.0 / 48.0 * u * (1.0 - u * u) ** 2
 
 
 @jit
