@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 CORRFUNC_STAMP := $(VENV)/.corrfunc-tried
 
-.PHONY: demo test install train-shamnet catalog bench clean
+.PHONY: demo test install train-shamnet catalog bench clean showcase
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,16 @@ $(CORRFUNC_STAMP): $(STAMP)
 
 install: $(STAMP)
 
+# the main job: fit the default mock (likelihoods/mock_default.toml) with BlackJAX NUTS
 demo: $(STAMP)
-	$(PY) -m diffsham demo --outdir out/demo
+	$(PY) -m diffsham fit likelihoods/mock_default.toml --sampler nuts --out out/demo
 
 test: $(TEST_STAMP) $(CORRFUNC_STAMP)
 	$(PY) -m pytest -q
+
+# the SHAMNet / solver comparison and catalog predictions (the demo of earlier versions)
+showcase: $(STAMP)
+	$(PY) -m diffsham demo --outdir out/showcase
 
 train-shamnet: $(STAMP)
 	$(PY) -m diffsham train-shamnet --outdir out/shamnet
@@ -48,6 +53,7 @@ bench: $(TEST_STAMP) $(CORRFUNC_STAMP)
 	$(PY) benchmarks/bench_shamnet.py
 	$(PY) benchmarks/bench_solver.py
 	$(PY) benchmarks/bench_stats.py
+	$(PY) benchmarks/bench_convergence.py
 
 clean:
 	rm -rf $(VENV) out

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from jax import numpy as jnp
 
+from diffsham.model import box_corners, box_edge_midpoints
 from diffsham.sham.params import DEFAULT_SHAM_PARAMS, SUPPORTED_HI, SUPPORTED_LO
 from diffsham.shamnet.network import REFINE_CONFIG
 
 LO, HI = SUPPORTED_LO, SUPPORTED_HI
-CORNERS = np.array(np.meshgrid(*zip(LO, HI), indexing="ij")).reshape(5, -1).T
-EDGE_MIDS = np.unique(np.concatenate([np.where(np.arange(5) == i, 0.5 * (LO + HI), CORNERS) for i in range(5)]), axis=0)
+CORNERS = box_corners()
+EDGE_MIDS = box_edge_midpoints()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ own abundance."""
 import dataclasses
 import subprocess
 import sys
-import warnings
 
 import jax
 import numpy as np
@@ -13,7 +12,8 @@ from jax import numpy as jnp
 
 from diffsham.catalog import SyntheticConfig, make_synthetic_catalog
 from diffsham.catalog.schema import CatalogError
-from diffsham.model import DomainError, Layout, ModelConfig, in_supported_domain, make_forward_model
+from diffsham.model import (DomainError, ModelConfig, box_corners, box_edge_midpoints, in_supported_domain,
+                            make_forward_model)
 from diffsham.sham.params import (
     DEFAULT_SHAM_PARAMS,
     SUPPORTED_HI,
@@ -134,8 +134,7 @@ def test_domain_guard_is_jittable_and_finite_inside(models):
 
     value_and_grad = jax.jit(jax.vmap(jax.value_and_grad(log_density)))
     lo, hi = SUPPORTED_LO, SUPPORTED_HI
-    corners = np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(5, -1).T
-    mids = np.concatenate([np.where(np.arange(5) == i, 0.5 * (lo + hi), corners) for i in range(5)])
+    corners, mids = box_corners(), box_edge_midpoints()
     points = np.concatenate([lo + (hi - lo) * np.random.default_rng(2).random((400, 5)), corners, mids])
     values, grads = (np.asarray(a) for a in value_and_grad(jnp.asarray(points)))
     assert np.all(np.isfinite(values)) and np.all(np.isfinite(grads))

@@ -1,4 +1,4 @@
-"""Command line: ``diffsham demo``, ``diffsham train-shamnet``, ``diffsham catalog make|info``.
+"""Command line: ``diffsham demo``, ``fit``, ``mock``, ``report``, ``train-shamnet``, ``catalog make|info``.
 
 All command-line code lives in this subpackage; the library modules hold none.
 """
@@ -20,6 +20,9 @@ def main(argv=None):
     demo.add_argument("--no-catalog", action="store_true", help="skip the predictions from the catalog")
     sub.add_parser("train-shamnet", help="train SHAMNet (see --help of the subcommand)", add_help=False)
     sub.add_parser("catalog", help="halo catalogs: `catalog make`, `catalog info PATH`", add_help=False)
+    sub.add_parser("fit", help="sample the posterior of a likelihood spec (see `fit --help`)", add_help=False)
+    sub.add_parser("mock", help="write a mock data vector for a spec (see `mock --help`)", add_help=False)
+    sub.add_parser("report", help="remake a run's summary and plots", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         from .demo import run_demo
@@ -38,6 +41,10 @@ def main(argv=None):
         from .catalog import main as catalog_main
 
         catalog_main(rest)
+    elif args.command in ("fit", "mock", "report"):
+        from . import fit as fit_cli
+
+        getattr(fit_cli, f"{args.command}_main")(rest)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ kernel; ``ForwardModel.predict`` is the checked public entry (see ``forward``).
 """
 from .config import DEFAULT_PI_MAX, DEFAULT_RP_EDGES, ModelConfig
 from .core import ModelInfo, ModelTables
-from .domain import DomainError, check_supported_domain, in_supported_domain
+from .domain import DomainError, box_corners, box_edge_midpoints, check_supported_domain, in_supported_domain
 from .forward import SMHM_LOGMPEAK_RANGE, ForwardModel, make_forward_model
 from .layout import Block, Layout
 
 __all__ = (
     "ModelConfig", "DEFAULT_RP_EDGES", "DEFAULT_PI_MAX", "ModelInfo", "ModelTables", "DomainError",
-    "check_supported_domain", "in_supported_domain", "ForwardModel", "make_forward_model", "SMHM_LOGMPEAK_RANGE",
+    "check_supported_domain", "in_supported_domain", "box_corners", "box_edge_midpoints", "ForwardModel", "make_forward_model", "SMHM_LOGMPEAK_RANGE",
     "Block", "Layout",
 )

@@ -12,7 +12,7 @@ from jax import numpy as jnp
 
 from ..sham.params import PARAM_NAMES, SHAM_PBOUNDS_HI, SHAM_PBOUNDS_LO, SUPPORTED_HI, SUPPORTED_LO, DomainError
 
-__all__ = ("in_supported_domain", "check_supported_domain", "DomainError")
+__all__ = ("in_supported_domain", "check_supported_domain", "box_corners", "box_edge_midpoints", "DomainError")
 
 
 def in_supported_domain(theta):
@@ -52,3 +52,17 @@ def check_supported_domain(values, strict=False, stacklevel=3):
         if strict:
             raise DomainError(msg)
         warnings.warn(msg, stacklevel=stacklevel)
+
+
+def box_corners(lo=SUPPORTED_LO, hi=SUPPORTED_HI):
+    """The 2^d corners of a box, shape (2^d, d) (the supported domain by default)."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    return np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(lo.size, -1).T
+
+
+def box_edge_midpoints(lo=SUPPORTED_LO, hi=SUPPORTED_HI):
+    """The mid-points of the box's d 2^(d-1) edges, shape (d 2^(d-1), d)."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    corners = box_corners(lo, hi)
+    mids = [np.where(np.arange(lo.size) == i, 0.5 * (lo + hi), corners) for i in range(lo.size)]
+    return np.unique(np.concatenate(mids), axis=0)

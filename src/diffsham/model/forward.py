@@ -25,7 +25,7 @@ from ..stats.wprp import wp_setup
 from .abundance import halo_grid_for, resolve_abundance
 from .config import ModelConfig
 from .core import ModelStatics, ModelTables, make_kernel
-from .domain import check_supported_domain
+from .domain import box_corners, check_supported_domain
 from .layout import Layout
 from .smhm import make_smhm
 
@@ -49,10 +49,14 @@ class ForwardModel:
     config : ModelConfig
     abundance : {"model", "catalog"}
         The halo abundance SHAM is solved for ("auto" resolved).
+    smhm : callable
+        Pure ``smhm(theta, logm, halo_grid) -> (<log M*>, SmhmInfo)`` of the backend.
     """
 
-    def __init__(self, kernel, tables, layout, config, abundance):
+    def __init__(self, kernel, tables, layout, config, abundance, smhm):
         self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
+        self.smhm = smhm
+        self._mu = jax.jit(jax.vmap(lambda t, m: smhm(t, m, tables.halo_grid)[0], in_axes=(0, None)))
         # closed over, not passed: at 10^6 halos passing the 67 MB of tables as jit
         # arguments costs ~1.5 ms a call (measured), closing over them nothing
         self._one = jax.jit(lambda t: kernel(t, tables))
@@ -104,6 +108,13 @@ class ForwardModel:
         """(data vector, ModelInfo): the prediction and how its SHAM solve went."""
         return self._run(self._one, self._batch, params, strict)
 
+    def mean_log_sm(self, params, logm):
+        """<log M*> [Msun/h^2] at log Mpeak ``logm`` for parameters of shape (5, ) or
+        (n, 5): the SMHM this model uses (for its halo abundance)."""
+        theta, _ = self._theta(params, False)
+        out = self._mu(jnp.atleast_2d(theta), jnp.asarray(logm, dtype=float))
+        return out[0] if theta.ndim == 1 else out
+
     def jacobian(self, params, strict=False):
         """(data vector, d vector / d theta of shape (n_data, 5)), in forward mode."""
         return self._run(self._jac_one, self._jac_batch, params, strict)[:2]
@@ -132,7 +143,7 @@ def _check_catalog_masses(cat):
 
 def _check_bins_can_be_populated(cat, layout, smhm, halo_grid):
     """A stellar-mass bin no halo can reach anywhere in the supported domain is an error."""
-    corners = np.array(np.meshgrid(*zip(SUPPORTED_LO, SUPPORTED_HI), indexing="ij")).reshape(5, -1).T
+    corners = box_corners()
     ends = jnp.asarray([cat.logmpeak.min(), cat.logmpeak.max()])
     mus = np.array([np.asarray(smhm(jnp.asarray(t), ends, halo_grid)[0]) for t in corners])
     sig = np.max(SUPPORTED_HI[3:])
@@ -220,5 +231,5 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
         statics = ModelStatics("exact", n_bins, smf_bins, cat.volume, cat.lbox, rp_edges, config.pi_max, cells)
         evaluate = "grid"
     kernel = make_kernel(statics, make_smhm(config.smhm, net, evaluate))
-    return ForwardModel(kernel, tables, layout, config, abundance)
+    return ForwardModel(kernel, tables, layout, config, abundance, make_smhm(config.smhm, net, "direct"))
 

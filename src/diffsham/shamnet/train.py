@@ -35,9 +35,9 @@ from .io import load_shamnet, save_shamnet
 from .network import ShamNet, correction, init_mlp
 from .validation import log_smf_errors_and_jacobian, sample_theta, smf_accuracy
 
-__all__ = ("TrainConfig", "train_shamnet", "solver_targets", "main")
+__all__ = ("TrainConfig", "train_shamnet", "solver_targets")
 
-TRAIN_SM_EDGES = jnp.asarray(np.linspace(8.2, 11.8, 91))  # 0.04 dex
+TRAIN_SM_EDGES = np.linspace(8.2, 11.8, 91)  # 0.04 dex (NumPy: nothing computed at import)
 
 
 class TrainConfig(dict):

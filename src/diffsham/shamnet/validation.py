@@ -25,7 +25,7 @@ __all__ = (
 )
 
 # 0.02-dex bins over the range of the acceptance criteria, log M* 8.7-11.7 [Msun/h^2]
-EVAL_SM_EDGES = jnp.asarray(np.linspace(8.7, 11.7, 151))
+EVAL_SM_EDGES = np.linspace(8.7, 11.7, 151)  # NumPy: nothing computed at import
 
 
 def sample_theta(key, n, theta_lo, theta_hi):

@@ -1,0 +1,134 @@
+"""The posterior of a spec: a NumPyro model over the named parameters, with the
+prediction as a deterministic site, a multivariate normal likelihood whose Cholesky
+factor is computed once, and the domain guard (outside the supported domain, or where
+the SHAM solve did not converge, the log-density is -inf, never NaN).
+
+``Posterior.potential()`` gives BlackJAX and optax the same density on NumPyro's
+unconstrained space, so every sampler samples one posterior.
+"""
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax import numpy as jnp
+
+from ..catalog import SyntheticConfig, load_synthetic_catalog, read_catalog, read_halotools_cache, read_hlist
+from ..model import make_forward_model
+from ..sham.params import PARAM_NAMES
+from .data import load_data_vector, model_bins
+
+__all__ = ("Posterior", "build_model", "build_posterior", "load_spec_catalog", "prior_distribution")
+
+
+def prior_distribution(prior):
+    """The NumPyro distribution of a (checked) PriorSpec; None for a fixed parameter."""
+    if prior.kind == "fixed":
+        return None
+    if prior.kind == "uniform":
+        return dist.Uniform(prior.lo, prior.hi)
+    return dist.TruncatedNormal(prior.loc, prior.scale, low=prior.lo, high=prior.hi)
+
+
+def load_spec_catalog(spec, progress=True):
+    """The catalog a spec binds."""
+    c = spec.catalog
+    if c.kind == "synthetic":
+        return load_synthetic_catalog(SyntheticConfig(lbox=c.lbox, logmpeak_min=c.logmpeak_min, seed=c.seed,
+                                                      n_grid=c.n_grid), progress=progress)
+    path = spec.resolve(c.path)
+    if c.format == "halotools":
+        return read_halotools_cache(path, **({"mass_column": c.mass_column} if c.mass_column else {}))
+    if c.format == "hlist":
+        return read_hlist(path, **({"mass_column": c.mass_column} if c.mass_column else {}))
+    return read_catalog(path)
+
+
+class Posterior:
+    """A spec's forward model, data and priors, as a NumPyro model.
+
+    Attributes
+    ----------
+    spec : FitSpec
+    model : ForwardModel
+    data : DataVector
+    free : tuple of str
+        The sampled parameters, in ``PARAM_NAMES`` order.
+    fixed : dict
+        The fixed ones and their values.
+    """
+
+    def __init__(self, spec, model, data):
+        self.spec, self.model, self.data = spec, model, data
+        self.free = tuple(n for n in PARAM_NAMES if spec.priors[n].kind != "fixed")
+        self.fixed = {n: spec.priors[n].value for n in PARAM_NAMES if spec.priors[n].kind == "fixed"}
+        if not self.free:
+            raise ValueError(f"{spec.path}: every parameter is fixed; nothing to sample")
+        self._priors = {n: prior_distribution(spec.priors[n]) for n in self.free}
+        self._chol = jnp.asarray(np.linalg.cholesky(data.covariance))
+        self._obs = jnp.asarray(data.values)
+        self._index = jnp.asarray(data.index)
+
+    def theta(self, values):
+        """Full parameter array (..., 5) from a dict of the free parameters."""
+        parts = [jnp.asarray(values[n]) if n in values else jnp.full(jnp.shape(values[self.free[0]]), self.fixed[n])
+                 for n in PARAM_NAMES]
+        return jnp.stack(parts, axis=-1)
+
+    def predict(self, theta):
+        """(prediction at the data's elements, ModelInfo); pure, jittable."""
+        vector, info = self.model.kernel(theta, self.model.tables)
+        return vector[self._index], info
+
+    def numpyro_model(self, obs=True):
+        """The NumPyro model: priors, the deterministic prediction, the guard, the likelihood."""
+        values = {n: numpyro.sample(n, d) for n, d in self._priors.items()}
+        prediction, info = self.predict(self.theta(values))
+        ok = info.ok
+        # where the point is outside the support the prediction may be NaN: the factor
+        # makes the density -inf, and the likelihood sees a harmless stand-in
+        safe = jnp.where(ok, prediction, self._obs)
+        numpyro.deterministic("prediction", safe)
+        numpyro.deterministic("solver_steps", info.n_iter)
+        numpyro.factor("support", jnp.where(ok, 0.0, -jnp.inf))
+        numpyro.sample("data", dist.MultivariateNormal(safe, scale_tril=self._chol), obs=self._obs if obs else None)
+
+    def potential(self, key=None):
+        """(potential_fn, postprocess_fn, unconstrained init) from NumPyro's initialize_model.
+
+        potential_fn(u: dict) = -log density on the unconstrained space;
+        postprocess_fn(u) -> constrained sites (the parameters and the deterministic ones).
+        """
+        import jax
+        from numpyro.infer.util import initialize_model
+
+        info = initialize_model(key if key is not None else jax.random.PRNGKey(0), self.numpyro_model)
+        return info.potential_fn, info.postprocess_fn, info.param_info.z
+
+    def draw_prior(self, key, n):
+        """n draws of the free parameters from their priors: dict of (n, )."""
+        import jax
+
+        keys = jax.random.split(key, len(self.free))
+        return {name: self._priors[name].sample(k, (n,)) for name, k in zip(self.free, keys)}
+
+    def to_unconstrained(self, values):
+        from numpyro.distributions.transforms import biject_to
+
+        return {n: biject_to(self._priors[n].support).inv(jnp.asarray(values[n])) for n in self.free}
+
+    def from_unconstrained(self, u):
+        from numpyro.distributions.transforms import biject_to
+
+        return {n: biject_to(self._priors[n].support)(u[n]) for n in self.free}
+
+
+def build_model(spec, progress=True, catalog=None):
+    """The forward model of a spec: its catalog, its [model] table, its observables' bins."""
+    cat = catalog if catalog is not None else load_spec_catalog(spec, progress)
+    smf_bins, wp_bins, ds_bins = model_bins(spec)
+    return make_forward_model(cat, smf_bins, wp_bins, ds_bins, config=spec.model, progress=progress)
+
+
+def build_posterior(spec, progress=True, catalog=None, model=None):
+    """Catalog -> forward model -> data -> Posterior for a spec."""
+    model = model if model is not None else build_model(spec, progress, catalog)
+    return Posterior(spec, model, load_data_vector(spec, model))

@@ -1,0 +1,241 @@
+"""Likelihood specs: one TOML file binds the catalog, the forward model, the observables
+with their data and covariance, the priors, the likelihood options and the sampler's
+defaults. Read with tomllib; files are data, paths are relative to the spec file.
+
+Every problem is a ``SpecError`` naming the file, the key and what is wrong.
+"""
+import dataclasses
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+from ..model.config import ModelConfig
+from ..sham.params import PARAM_NAMES, SUPPORTED_HI, SUPPORTED_LO
+
+__all__ = ("SpecError", "FitSpec", "ObservableSpec", "PriorSpec", "SamplerSpec", "CatalogSpec", "read_spec",
+           "parse_spec")
+
+KINDS = ("smf", "wp", "delta_sigma")
+PRIOR_KINDS = ("uniform", "normal", "truncated_normal", "fixed")
+SAMPLERS = ("nuts", "hmc", "pathfinder-nuts", "numpyro-nuts")
+
+
+class SpecError(ValueError):
+    """A likelihood spec that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """``kind = "synthetic"`` (SyntheticConfig fields) or ``kind = "file"`` (path, format, mass_column)."""
+
+    kind: str = "synthetic"
+    lbox: float = 250.0
+    logmpeak_min: float = 11.5
+    seed: int = 0
+    n_grid: int = 64
+    path: str | None = None
+    format: str = "diffsham"
+    mass_column: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservableSpec:
+    """One statistic: its stellar-mass bins, data file, covariance (optional when the
+    ``[likelihood]`` table gives a joint one), units and scale cut.
+
+    Data files are whitespace-separated text. Columns: ``sm_lo sm_hi value`` for the SMF
+    [h^3 Mpc^-3 dex^-1], ``sm_lo sm_hi r value`` for wp [Mpc/h] and DeltaSigma
+    [h Msun/pc^2] (r the bin centre [Mpc/h]), unless ``columns`` says otherwise.
+    """
+
+    kind: str
+    sm_bins: tuple
+    data: str | None = None
+    covariance: str | None = None
+    columns: tuple = ()
+    h: float = 1.0
+    r_min: float = 0.0
+    r_max: float = float("inf")
+    model_error: float = 0.0
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    kind: str = "uniform"
+    lo: float | None = None
+    hi: float | None = None
+    loc: float | None = None
+    scale: float | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    method: str = "nuts"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 1000
+    seed: int = 0
+    dense_mass: bool = True
+    target_accept: float = 0.8
+    max_tree_depth: int = 10
+    num_integration_steps: int = 16
+    checkpoint_every: int = 100
+    init: str = "map"
+    init_dispersion: float = 0.5
+    step_size_floor: float = 1e-5
+    max_seconds_per_iteration: float = 60.0
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    path: str
+    text: str
+    catalog: CatalogSpec
+    model: ModelConfig
+    observables: tuple
+    priors: dict
+    covariance: str | None = None
+    hartlap_n_mocks: int | None = None
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    truth: dict | None = None
+
+    @property
+    def folder(self):
+        return os.path.dirname(os.path.abspath(self.path))
+
+    def resolve(self, relative):
+        """A path of the spec, relative to the spec file."""
+        return relative if os.path.isabs(relative) else os.path.normpath(os.path.join(self.folder, relative))
+
+    def digest(self):
+        """A hash of the spec's text and the files it names (data and covariances)."""
+        h = hashlib.sha256(self.text.encode())
+        for f in [o.data for o in self.observables] + [o.covariance for o in self.observables] + [self.covariance]:
+            if f and os.path.isfile(self.resolve(f)):
+                with open(self.resolve(f), "rb") as fh:
+                    h.update(fh.read())
+        return h.hexdigest()[:16]
+
+
+def _table(where, table, cls, path):
+    if not isinstance(table, dict):
+        raise SpecError(f"{path}: [{where}] must be a table, got {type(table).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)} - {"path", "text"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SpecError(f"{path}: unknown keys {unknown} in [{where}]; known keys are {sorted(known)}")
+    try:
+        return cls(**table)
+    except TypeError as exc:
+        raise SpecError(f"{path}: [{where}]: {exc}") from exc
+
+
+def read_spec(path):
+    """Read and check a likelihood spec (see the module docstring)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise SpecError(f"{path}: no such spec file")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        doc = tomllib.loads(raw.decode())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
+    return parse_spec(doc, path, raw.decode())
+
+
+def parse_spec(doc, path="<spec>", text=""):
+    """A FitSpec from a parsed TOML document."""
+    top = {"catalog", "model", "observables", "priors", "likelihood", "sampler", "truth"}
+    unknown = sorted(set(doc) - top)
+    if unknown:
+        raise SpecError(f"{path}: unknown top-level keys {unknown}; known are {sorted(top)}")
+    catalog = _table("catalog", doc.get("catalog", {}), CatalogSpec, path)
+    if catalog.kind not in ("synthetic", "file"):
+        raise SpecError(f"{path}: [catalog] kind must be 'synthetic' or 'file', got {catalog.kind!r}")
+    if catalog.kind == "file" and not catalog.path:
+        raise SpecError(f"{path}: [catalog] kind = 'file' needs a path")
+    try:
+        model = ModelConfig.from_dict(doc.get("model", {}), where=f"{path}: [model]")
+    except ValueError as exc:
+        raise SpecError(str(exc) if str(exc).startswith(path) else f"{path}: [model]: {exc}") from exc
+    obs_tables = doc.get("observables")
+    if not obs_tables or not isinstance(obs_tables, list):
+        raise SpecError(f"{path}: at least one [[observables]] block is needed")
+    observables = []
+    for i, t in enumerate(obs_tables):
+        where = f"observables[{i}]"
+        t = dict(t)
+        if "columns" in t:
+            t["columns"] = tuple(t["columns"])
+        if "sm_bins" not in t:
+            raise SpecError(f"{path}: [{where}] needs sm_bins = [[lo, hi], ...]")
+        try:
+            t["sm_bins"] = tuple(tuple(float(x) for x in b) for b in t["sm_bins"])
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{path}: [{where}] sm_bins must be a list of [lo, hi] pairs") from exc
+        o = _table(where, t, ObservableSpec, path)
+        if o.kind not in KINDS:
+            raise SpecError(f"{path}: [{where}] kind must be one of {KINDS}, got {o.kind!r}")
+        if any(len(b) != 2 or b[1] <= b[0] for b in o.sm_bins):
+            raise SpecError(f"{path}: [{where}] sm_bins must be [lo, hi] pairs with lo < hi, got {o.sm_bins}")
+        if o.h <= 0 or o.model_error < 0 or o.r_min >= o.r_max:
+            raise SpecError(f"{path}: [{where}] needs h > 0, model_error >= 0 and r_min < r_max")
+        observables.append(o)
+    kinds = [o.kind for o in observables]
+    if len(set(kinds)) != len(kinds):
+        raise SpecError(f"{path}: each statistic may appear in one [[observables]] block only, got {kinds}")
+    order = {k: i for i, k in enumerate(KINDS)}
+    observables.sort(key=lambda o: order[o.kind])
+    priors = {}
+    prior_tables = doc.get("priors", {})
+    unknown = sorted(set(prior_tables) - set(PARAM_NAMES))
+    if unknown:
+        raise SpecError(f"{path}: unknown parameters {unknown} in [priors]; the parameters are {list(PARAM_NAMES)}")
+    for i, name in enumerate(PARAM_NAMES):
+        prior = _table(f"priors.{name}", prior_tables.get(name, {}), PriorSpec, path)
+        priors[name] = _check_prior(prior, name, SUPPORTED_LO[i], SUPPORTED_HI[i], path)
+    like = dict(doc.get("likelihood", {}))
+    unknown = sorted(set(like) - {"covariance", "hartlap_n_mocks"})
+    if unknown:
+        raise SpecError(f"{path}: unknown keys {unknown} in [likelihood]; known are ['covariance', 'hartlap_n_mocks']")
+    sampler = _table("sampler", doc.get("sampler", {}), SamplerSpec, path)
+    if sampler.method not in SAMPLERS:
+        raise SpecError(f"{path}: [sampler] method must be one of {SAMPLERS}, got {sampler.method!r}")
+    if sampler.init not in ("prior", "map"):
+        raise SpecError(f"{path}: [sampler] init must be 'prior' or 'map', got {sampler.init!r}")
+    truth = doc.get("truth")
+    if truth is not None:
+        bad = sorted(set(truth) - set(PARAM_NAMES))
+        if bad:
+            raise SpecError(f"{path}: unknown parameters {bad} in [truth]")
+    return FitSpec(path=path, text=text, catalog=catalog, model=model, observables=tuple(observables), priors=priors,
+                   covariance=like.get("covariance"), hartlap_n_mocks=like.get("hartlap_n_mocks"), sampler=sampler,
+                   truth=truth)
+
+
+def _check_prior(prior, name, lo, hi, path):
+    where = f"{path}: [priors.{name}]"
+    if prior.kind not in PRIOR_KINDS:
+        raise SpecError(f"{where} kind must be one of {PRIOR_KINDS}, got {prior.kind!r}")
+    outside = f"outside the supported domain [{lo:g}, {hi:g}] of {name} (where the SHAM solve converges)"
+    if prior.kind == "fixed":
+        if prior.value is None:
+            raise SpecError(f"{where} kind = 'fixed' needs a value")
+        if not lo <= prior.value <= hi:
+            raise SpecError(f"{where} value {prior.value} lies {outside}")
+        return prior
+    if prior.kind in ("normal", "truncated_normal"):
+        if prior.loc is None or prior.scale is None or not prior.scale > 0:
+            raise SpecError(f"{where} kind = '{prior.kind}' needs loc and scale > 0")
+    p_lo = lo if prior.lo is None else prior.lo
+    p_hi = hi if prior.hi is None else prior.hi
+    if p_lo < lo or p_hi > hi:
+        raise SpecError(f"{where} bounds [{p_lo:g}, {p_hi:g}] reach {outside}")
+    if not p_lo < p_hi:
+        raise SpecError(f"{where} needs lo < hi, got [{p_lo:g}, {p_hi:g}]")
+    # every prior is bounded by the supported domain: a normal prior is truncated to it
+    return dataclasses.replace(prior, lo=float(p_lo), hi=float(p_hi))
+
