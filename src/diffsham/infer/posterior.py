@@ -87,7 +87,6 @@ class Posterior:
         # makes the density -inf, and the likelihood sees a harmless stand-in
         safe = jnp.where(ok, prediction, self._obs)
         numpyro.deterministic("prediction", safe)
-        numpyro.deterministic("solver_steps", info.n_iter)
         numpyro.factor("support", jnp.where(ok, 0.0, -jnp.inf))
         numpyro.sample("data", dist.MultivariateNormal(safe, scale_tril=self._chol), obs=self._obs if obs else None)
 
