@@ -3,7 +3,7 @@ prediction as a deterministic site, a multivariate normal likelihood whose Chole
 factor is computed once, and the domain guard (outside the supported domain, or where
 the SHAM solve did not converge, the log-density is -inf, never NaN).
 
-``Posterior.potential()`` gives BlackJAX and optax the same density on NumPyro's
+``Posterior.potential`` gives BlackJAX and optax the same density on NumPyro's
 unconstrained space, so every sampler samples one posterior.
 """
 import numpy as np
@@ -78,29 +78,33 @@ class Posterior:
         vector, info = self.model.kernel(theta, self.model.tables)
         return vector[self._index], info
 
-    def numpyro_model(self, obs=True):
-        """The NumPyro model: priors, the deterministic prediction, the guard, the likelihood."""
+    def numpyro_model(self, obs=None):
+        """The NumPyro model: priors, the deterministic prediction, the guard, the likelihood.
+
+        ``obs``: a data vector of shape (n, ) in place of the spec's (default: the spec's).
+        """
+        observed = self._obs if obs is None else obs
         values = {n: numpyro.sample(n, d) for n, d in self._priors.items()}
         prediction, info = self.predict(self.theta(values))
         ok = info.ok
         # where the point is outside the support the prediction may be NaN: the factor
         # makes the density -inf, and the likelihood sees a harmless stand-in
-        safe = jnp.where(ok, prediction, self._obs)
+        safe = jnp.where(ok, prediction, observed)
         numpyro.deterministic("prediction", safe)
         numpyro.factor("support", jnp.where(ok, 0.0, -jnp.inf))
-        numpyro.sample("data", dist.MultivariateNormal(safe, scale_tril=self._chol), obs=self._obs if obs else None)
+        numpyro.sample("data", dist.MultivariateNormal(safe, scale_tril=self._chol), obs=observed)
 
-    def potential(self, key=None):
-        """(potential_fn, postprocess_fn, unconstrained init) from NumPyro's initialize_model.
+    def potential(self, u, obs=None):
+        """-log density at unconstrained ``u`` (dict of the free parameters).
 
-        potential_fn(u: dict) = -log density on the unconstrained space;
-        postprocess_fn(u) -> constrained sites (the parameters and the deterministic ones).
+        ``obs``: a data vector (n, ) in place of the spec's. It is an argument, so one
+        compiled function serves many data sets (``benchmarks/bench_calibration.py``
+        vmaps it over noisy realisations). Built on NumPyro's ``potential_energy``
+        directly: ``initialize_model`` would run the model eagerly (~17 s here).
         """
-        import jax
-        from numpyro.infer.util import initialize_model
+        from numpyro.infer.util import potential_energy
 
-        info = initialize_model(key if key is not None else jax.random.PRNGKey(0), self.numpyro_model)
-        return info.potential_fn, info.postprocess_fn, info.param_info.z
+        return potential_energy(self.numpyro_model, (), {"obs": obs}, u)
 
     def draw_prior(self, key, n):
         """n draws of the free parameters from their priors: dict of (n, )."""

@@ -59,6 +59,7 @@ def to_inference_data(posterior, result, predictions=None, smhm=None, smhm_logmp
                  model_config=json.dumps(posterior.model.config.to_dict()), config_digest=posterior.model.config.digest(),
                  abundance=posterior.model.abundance, versions=json.dumps(_versions()), method=result.method,
                  warmup_seconds=result.warmup_seconds, sampling_seconds=result.sampling_seconds,
+                 compile_seconds=result.compile_seconds,
                  n_grad_warmup=result.n_grad_warmup, n_grad_sampling=result.n_grad_sampling,
                  free=json.dumps(list(posterior.free)), fixed=json.dumps(posterior.fixed),
                  truth=json.dumps(posterior.spec.truth or {}), **(extra_attrs or {}))

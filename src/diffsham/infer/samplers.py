@@ -1,16 +1,20 @@
-"""Samplers on a Posterior: BlackJAX NUTS (window adaptation, dense mass matrix: the
-default), BlackJAX HMC, Pathfinder-initialised BlackJAX NUTS, and NumPyro NUTS.
+"""Samplers on a Posterior: BlackJAX NUTS (Stan's windowed adaptation, dense mass matrix:
+the default), BlackJAX HMC, Pathfinder-initialised BlackJAX NUTS, and NumPyro NUTS, all on
+the same potential (``Posterior.potential``) and the same start (the MAP and its Laplace
+matrix, or prior draws).
 
-Chains run as a vmapped batch. BlackJAX runs are seeded and resumable:
+Chains run as a vmapped batch. Every method runs through one loop, seeded and resumable:
 
-* warmup is one compiled scan (BlackJAX 1.7.1's window adaptation cannot be driven in
-  steps from outside), after which a checkpoint is written;
-* sampling runs in chunks of a compiled ``lax.scan``; every ``checkpoint_every`` draws a
-  checkpoint (npz, written to a temporary name and renamed, so no half-written file
-  exists) holds the chain states, the adapted step size and mass matrix, the PRNG key,
-  the step index, every draw so far and a digest of the spec and code version;
-* the key of step ``i`` is ``fold_in(key, i)``, so a resumed run equals an
-  uninterrupted one bit for bit.
+* warmup and sampling run in chunks of one compiled ``lax.scan`` (BlackJAX: Stan's
+  adaptation of ``adaptation.py``; NumPyro: its own, which lives in its kernel's state),
+  with a progress bar; every ``checkpoint_every`` steps of either phase a checkpoint
+  (npz, written to a temporary name and renamed, so no half-written file exists) holds
+  the chain states with their step sizes, mass matrices and adaptation states, the PRNG
+  keys, the phase and step index, every draw so far and a digest of the spec and code
+  version;
+* the key of step ``i`` is ``fold_in(key, i)`` (NumPyro: the key each state carries), so
+  a resumed run equals an uninterrupted one bit for bit;
+* Pathfinder-NUTS's adaptation is BlackJAX's own (one scan, checkpointed after it).
 
 Stall detection stops a run with a message naming the chain and its position: an
 adapted step size below ``step_size_floor``, or a chunk whose iterations took more than
@@ -19,7 +23,7 @@ integration steps).
 """
 import os
 import time
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import numpy as np
@@ -27,6 +31,7 @@ from jax import lax
 from jax import numpy as jnp
 
 from .. import __version__
+from .adaptation import FROZEN, build_adaptive_kernel, scan_chunk, warmup_schedule
 
 __all__ = ("SamplerStalled", "RunResult", "run_sampler", "initial_positions", "CHECKPOINT_NAME")
 
@@ -48,10 +53,12 @@ class RunResult(NamedTuple):
     sample_stats : dict
         lp, energy, acceptance_rate, diverging, n_steps, tree_depth, step_size.
     warmup_seconds, sampling_seconds : float
-        Wall time after compilation is included (one run of each).
+        Wall time, compilation excluded (BlackJAX methods; NumPyro's include it).
     n_grad_warmup, n_grad_sampling : int
         Gradient evaluations, all chains.
     method : str
+    compile_seconds : float
+        Ahead-of-time compilation of the chunk function (this process only).
     """
 
     posterior: dict
@@ -61,6 +68,7 @@ class RunResult(NamedTuple):
     n_grad_warmup: int
     n_grad_sampling: int
     method: str
+    compile_seconds: float = 0.0
 
 
 def initial_positions(posterior, sampler, key, potential):
@@ -86,52 +94,57 @@ def initial_positions(posterior, sampler, key, potential):
         return u, None
     import optax
 
-    flat0, unravel = ravel_pytree({n: jnp.mean(v) for n, v in u.items()})
+    many = posterior.to_unconstrained(posterior.draw_prior(k_prior, 256))
+    flat0, unravel = ravel_pytree({n: jnp.median(v) for n, v in many.items()})  # the prior's centre
+    # one compiled function (value and exact gradient) serves Adam, Newton and the
+    # Hessian (central differences of the gradient): compiling a scan of Adam steps and
+    # jax.hessian through the model cost ~30 s more than the whole optimisation
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x: potential(unravel(x))))
 
-    def f(x):
-        return potential(unravel(x))
+    def hessian(x, h=1e-4):
+        cols = [np.asarray(value_and_grad(x + h * e)[1] - value_and_grad(x - h * e)[1]) / (2 * h)
+                for e in jnp.eye(x.size)]
+        h = np.stack(cols, axis=1)
+        return 0.5 * (h + h.T)
 
     opt = optax.adam(0.05)
-
-    @jax.jit
-    def adam_steps(x, state):
-        def body(carry, _):
-            x, state = carry
-            g = jax.grad(f)(x)
-            updates, state = opt.update(g, state)
-            return (optax.apply_updates(x, updates), state), None
-
-        return lax.scan(body, (x, state), None, length=100)[0]
-
     x, state = flat0, opt.init(flat0)
-    for _ in range(3):
-        x, state = adam_steps(x, state)
-    hess = jax.jit(jax.hessian(f))
-    grad = jax.jit(jax.grad(f))
-    f_jit = jax.jit(f)
-    for _ in range(8):  # Newton from Adam's point: the MAP to high precision in a few steps
-        h = np.asarray(hess(x))
+    for _ in range(300):
+        updates, state = opt.update(value_and_grad(x)[1], state)
+        x = optax.apply_updates(x, updates)
+    x = np.asarray(x)
+    f, g = (np.asarray(a) for a in value_and_grad(x))
+    damping = 1e-3
+    for _ in range(40):
+        # saddle-free Newton with Levenberg-Marquardt damping: Adam's point need not be
+        # where the Hessian is positive definite (a wrong Laplace matrix there made the
+        # step size collapse and trees of 1023 steps, seen with 2 chains)
+        h = hessian(x)
         if not np.all(np.isfinite(h)):
             break
-        w, v = np.linalg.eigh(0.5 * (h + h.T))
-        if w[0] <= 0:
-            break
-        dx = v @ ((v.T @ np.asarray(grad(x))) / w)
+        w, v = np.linalg.eigh(h)
+        dx = v @ ((v.T @ g) / (np.abs(w) + damping * np.abs(w).max()))
         dx *= min(1.0, 1.0 / np.max(np.abs(dx)))  # at most 1 per coordinate (a sigmoid's width)
-        trial = x - jnp.asarray(dx)
-        if not np.isfinite(float(f_jit(trial))) or float(f_jit(trial)) > float(f_jit(x)):
-            break
-        x = trial
-    h = np.asarray(hess(x))
-    if not np.all(np.isfinite(h)):
-        return u, None  # no Laplace approximation here: start from the prior draws
-    w, v = np.linalg.eigh(0.5 * (h + h.T))
-    if w[-1] <= 0:
+        f_new, g_new = (np.asarray(a) for a in value_and_grad(x - dx))
+        if np.isfinite(f_new) and f_new <= f:
+            x, f, g = x - dx, f_new, g_new
+            damping = max(damping / 10, 1e-12)
+            if w[0] > 0 and g @ np.linalg.solve(h, g) < 1e-8:  # the Newton decrement
+                break
+        else:
+            damping *= 10
+    h = hessian(x)
+    w, v = np.linalg.eigh(h) if np.all(np.isfinite(h)) else (np.array([-1.0]), None)
+    if w[0] <= 0 or not g @ np.linalg.solve(h, g) < 1e-2:
+        import warnings
+
+        warnings.warn("no maximum a posteriori point found (the Hessian is not positive definite where the "
+                      "optimiser stopped): chains start from prior draws with an identity mass matrix",
+                      RuntimeWarning, stacklevel=2)
         return u, None
-    w = np.maximum(w, 1e-6 * w.max())
     cov = (v / w) @ v.T
     z = np.asarray(jax.random.normal(k_disp, (sampler.chains, x.size)))
-    start = np.asarray(x) + (1.0 + sampler.init_dispersion) * z @ np.linalg.cholesky(cov).T
+    start = x + (1.0 + sampler.init_dispersion) * z @ np.linalg.cholesky(cov).T
     u = jax.vmap(unravel)(jnp.asarray(start))
     return u, cov
 
@@ -146,63 +159,169 @@ def _algorithm(sampler):
     raise ValueError(f"not a BlackJAX method: {sampler.method!r}")
 
 
-def _warmup(sampler, logdensity, keys, u0, imm0=None):
+def _pathfinder_warmup(sampler, logdensity, key, u0, init):
+    """Pathfinder's adaptation (BlackJAX's, one compiled scan) from the first chain's start;
+    its step size and inverse mass matrix then tune every chain."""
     import blackjax
 
     algorithm, extra = _algorithm(sampler)
-    if sampler.method == "pathfinder-nuts":
-        adapt = blackjax.pathfinder_adaptation(algorithm, logdensity, target_acceptance_rate=sampler.target_accept,
-                                               **extra)
-    else:
-        if imm0 is not None:
-            imm0 = jnp.asarray(imm0 if sampler.dense_mass else np.diag(imm0))
-        adapt = blackjax.window_adaptation(algorithm, logdensity, is_mass_matrix_diagonal=not sampler.dense_mass,
-                                           initial_inverse_mass_matrix=imm0,
-                                           target_acceptance_rate=sampler.target_accept, **extra)
-    run = jax.jit(jax.vmap(lambda k, x: adapt.run(k, x, num_steps=sampler.warmup)))
-    (states, params), info = run(keys, u0)
-    params = {k: params[k] for k in ("step_size", "inverse_mass_matrix")}  # the extras are passed separately
-    n_grad = 0
-    steps = getattr(getattr(info, "info", None), "num_integration_steps", None)
-    if steps is not None:
-        n_grad = int(np.sum(np.asarray(steps)))
-    return states, params, n_grad
+    adapt = blackjax.pathfinder_adaptation(algorithm, logdensity, target_acceptance_rate=sampler.target_accept,
+                                           **extra)
+    first = jax.tree_util.tree_map(lambda x: x[0], u0)
+    _, params = jax.jit(lambda k, x: adapt.run(k, x, num_steps=sampler.warmup)[0])(key, first)
+    imm = params["inverse_mass_matrix"]
+    states = init(u0, imm)
+    return states._replace(step_size=params["step_size"], inverse_mass_matrix=imm)
 
 
-def _chunk_fn(sampler, logdensity):
+class _Chunks:
+    """A chunk function compiled ahead of time once per chunk length, so that compilation
+    is timed apart from warmup and sampling."""
+
+    def __init__(self, run):
+        self._run = run
+        self._compiled = {}
+        self.compile_seconds = 0.0
+
+    def __call__(self, states, key, start, stages):
+        n = stages.shape[0]
+        if n not in self._compiled:
+            t0 = time.perf_counter()
+            self._compiled[n] = self._run.lower(states, key, jnp.asarray(start), jnp.asarray(stages)).compile()
+            self.compile_seconds += time.perf_counter() - t0
+        return self._compiled[n](states, key, jnp.asarray(start), jnp.asarray(stages))
+
+
+class _Driver(NamedTuple):
+    """How one method's batch of chain states is made and advanced; the loop of
+    ``run_sampler`` (chunks, checkpoints, progress, stall checks) is shared."""
+
+    start: Callable      # () -> (states, phase): a fresh start; phase "sampling" if warmup happened inside
+    template: Callable   # () -> states of the right structure (for a resume)
+    chunk: Callable      # jitted (states, key, start, stages) -> (states, per-step outputs)
+    finalize: Callable   # states -> states: the end of warmup
+    step_size: Callable  # states -> (chains, )
+    position: Callable   # states -> dict of (chains, ) unconstrained positions
+    stages: Callable     # (phase, n) -> (n, 2) int array
+
+
+def _frozen_stages(n):
+    return np.tile(np.array([FROZEN, 0], dtype=np.int32), (n, 1))
+
+
+def _blackjax_driver(posterior, sampler, u0, imm0, key):
+    def logdensity(u):
+        return -posterior.potential(u)
+
     algorithm, extra = _algorithm(sampler)
+    init, step, finalize = build_adaptive_kernel(algorithm, logdensity, dense_mass=sampler.dense_mass,
+                                                 target_accept=sampler.target_accept, **extra)
+    init_all = jax.jit(init)
 
-    def one(state, params, key):
-        return algorithm(logdensity, **params, **extra).step(key, state)
+    def start():
+        if sampler.method == "pathfinder-nuts":
+            return _pathfinder_warmup(sampler, logdensity, key, u0, init_all), "sampling"
+        return init_all(u0, imm0), "warmup"
 
-    step_all = jax.vmap(one)
+    def stages(phase, n):
+        return warmup_schedule(n) if phase == "warmup" else _frozen_stages(n)
 
-    def run(states, params, base_key, start, n):
-        def body(states, i):
-            keys = jax.random.split(jax.random.fold_in(base_key, start + i), sampler.chains)
-            states, info = step_all(states, params, keys)
-            n_steps = getattr(info, "num_integration_steps", jnp.zeros(sampler.chains, int))
-            depth = getattr(info, "num_trajectory_expansions", jnp.zeros(sampler.chains, int))
-            out = dict(position=states.position, lp=states.logdensity, energy=info.energy,
-                       acceptance_rate=info.acceptance_rate, diverging=info.is_divergent, n_steps=n_steps,
-                       tree_depth=depth)
+    def step_size(states):  # one, shared by the chains
+        return jnp.broadcast_to(states.step_size, (sampler.chains,))
+
+    return _Driver(start, lambda: jax.eval_shape(init_all, u0, imm0), scan_chunk(step, sampler.chains), finalize,
+                   step_size, lambda s: s.chain.position, stages)
+
+
+def _numpyro_driver(posterior, sampler, u0, imm0, key):
+    """NumPyro NUTS on the same potential, driven one ``kernel.sample`` at a time (its
+    warmup adaptation lives in its state), so that it runs in the same chunks, with the
+    same checkpoints and progress, as the BlackJAX methods."""
+    from numpyro.infer import NUTS
+
+    # jitted: kernel.init evaluates the potential and its gradient eagerly (17 s op by op
+    # on the test posterior, 4 s compiled)
+    kernel = NUTS(potential_fn=jax.jit(posterior.potential), dense_mass=sampler.dense_mass, inverse_mass_matrix=imm0,
+                  target_accept_prob=sampler.target_accept, max_tree_depth=sampler.max_tree_depth)
+    keys = jax.random.split(key, sampler.chains)
+
+    def start():  # also sets up the kernel's sample function: called before any chunk
+        return kernel.init(keys, sampler.warmup, u0, (), {}), "warmup"
+
+    def sample_all(states):  # kernel.init with one key per chain made kernel.sample vmapped
+        return kernel.sample(states, (), {})
+
+    def run(states, key, start, stages):
+        def body(states, _):
+            states = sample_all(states)
+            n_steps = states.num_steps
+            out = dict(position=states.z, lp=-states.potential_energy, energy=states.energy,
+                       acceptance_rate=states.accept_prob, diverging=states.diverging, n_steps=n_steps,
+                       tree_depth=jnp.floor(jnp.log2(jnp.maximum(n_steps, 1))).astype(int) + 1)
             return states, out
 
-        return lax.scan(body, states, jnp.arange(n))
+        return lax.scan(body, states, stages)
 
-    return jax.jit(run, static_argnums=(4,))
+    return _Driver(start, lambda: start()[0], jax.jit(run), lambda s: s, lambda s: s.adapt_state.step_size,
+                   lambda s: s.z, lambda phase, n: _frozen_stages(n))
 
 
-def _save_checkpoint(path, **arrays):
+_RESUMABLE_CHANGES = ("samples", "checkpoint_every", "step_size_floor", "max_seconds_per_iteration")
+
+
+def _digest(posterior, sampler):
+    """What a checkpoint must match to be resumed: the spec, the model, the code version and
+    every sampler setting but those a resumed run may change (``samples`` extends a run)."""
+    import dataclasses
+    import hashlib
+
+    fixed = {k: v for k, v in dataclasses.asdict(sampler).items() if k not in _RESUMABLE_CHANGES}
+    settings = hashlib.sha256(repr(sorted(fixed.items())).encode()).hexdigest()[:12]
+    return f"{posterior.spec.digest()}-{posterior.model.config.digest()}-{__version__}-{sampler.method}-{settings}"
+
+
+def _load_checkpoint(path, digest):
+    """The arrays of a checkpoint written by the same spec, method and code version; None
+    when there is none."""
+    if path is None or not os.path.isfile(path):
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        saved = {k: f[k] for k in f.files}
+    if str(saved["digest"]) != digest:
+        raise ValueError(f"{path} was written by another spec, code version or sampler setting ({saved['digest']} != "
+                         f"{digest}; only {', '.join(_RESUMABLE_CHANGES)} may change on a resume); start afresh "
+                         "without --resume")
+    return saved
+
+
+def _write_checkpoint(path, digest, states, run, draws, **extra):
+    """Write the sampler states (any pytree), the run's counters and the draws so far to a
+    temporary name and rename it: no half-written checkpoint exists at any moment."""
+    if path is None:
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    arrays = {f"state_{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(states))}
+    arrays.update({f"draws_{k}": v for k, v in draws.items()})
+    arrays.update({k: np.array(v) for k, v in run.items()})
+    arrays.update({k: np.asarray(v) for k, v in extra.items()})
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, digest=np.array(digest), **arrays)
     os.replace(tmp, path)
 
 
 def _describe(u, chain, posterior):
     values = posterior.from_unconstrained({n: v[chain] for n, v in u.items()})
     return ", ".join(f"{n}={float(v):.4g}" for n, v in values.items())
+
+
+def _check_step_sizes(step_size, position, sampler, posterior):
+    step_size = np.atleast_1d(np.asarray(step_size))
+    low = np.flatnonzero(step_size < sampler.step_size_floor)
+    if low.size:
+        c = int(low[0])
+        raise SamplerStalled(f"chain {c}: adapted step size {step_size[c]:.2e} is below the floor "
+                             f"{sampler.step_size_floor:g}; it sat at {_describe(position, c, posterior)}")
 
 
 def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
@@ -213,148 +332,103 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
     posterior : Posterior
     sampler : SamplerSpec
     out_dir : str, optional
-        Where checkpoints go (BlackJAX methods); none are written without it.
+        Where checkpoints go; none are written without it.
     resume : bool
-        Continue from ``out_dir``'s checkpoint, if it was written by the same spec,
-        method and code version.
+        Continue from ``out_dir``'s checkpoint, if it was written by the same spec, code
+        version and sampler settings (``samples`` may grow: that extends a run); it may
+        have been written during warmup or sampling.
     progress : bool
 
     Returns
     -------
     result : RunResult
     """
-    if sampler.method == "numpyro-nuts":
-        return _run_numpyro(posterior, sampler, progress)
     from tqdm.auto import tqdm
-
-    potential, _, _ = posterior.potential()
-
-    def logdensity(u):
-        return -potential(u)
 
     key = jax.random.PRNGKey(sampler.seed)
     k_init, k_warm, k_sample = jax.random.split(key, 3)
-    digest = f"{posterior.spec.digest()}-{posterior.model.config.digest()}-{__version__}-{sampler.method}"
+    phase_keys = jnp.stack([k_warm, k_sample])  # raw uint32 keys (PRNGKey)
+    digest = _digest(posterior, sampler)
     ckpt = None if out_dir is None else os.path.join(out_dir, CHECKPOINT_NAME)
-    u0, imm0 = initial_positions(posterior, sampler, k_init, potential)
+    u0, imm0 = initial_positions(posterior, sampler, k_init, posterior.potential)
     names = sorted(u0)
-    algorithm, extra = _algorithm(sampler)
-    d = len(names)
-    template = jax.vmap(algorithm(logdensity, step_size=1.0, inverse_mass_matrix=jnp.ones(d), **extra).init)(u0)
-    treedef = jax.tree_util.tree_structure(template)
-    saved = None
-    if resume and ckpt and os.path.isfile(ckpt):
-        with np.load(ckpt, allow_pickle=False) as f:
-            saved = {k: f[k] for k in f.files}
-        if str(saved["digest"]) != digest:
-            raise ValueError(f"{ckpt} was written by another spec, method or code version ({saved['digest']} != "
-                             f"{digest}); start afresh without --resume")
-    if saved is None:
-        t0 = time.perf_counter()
-        if progress:
-            print(f"warmup: {sampler.warmup} steps x {sampler.chains} chains ({sampler.method}; one compiled scan, "
-                  "no progress until it ends)", flush=True)
-        states, params, n_grad_warm = _warmup(sampler, logdensity, jax.random.split(k_warm, sampler.chains), u0, imm0)
-        jax.block_until_ready(states)
-        warm_s = time.perf_counter() - t0
-        done, draws, sampling_s, n_grad_samp = 0, {}, 0.0, 0
-    else:
-        leaves = [jnp.asarray(saved[f"state_{i}"]) for i in range(treedef.num_leaves)]
-        states = jax.tree_util.tree_unflatten(treedef, leaves)
-        params = dict(step_size=jnp.asarray(saved["step_size"]), inverse_mass_matrix=jnp.asarray(saved["imm"]))
-        done = int(saved["done"])
+    if imm0 is not None:
+        imm0 = jnp.asarray(imm0 if sampler.dense_mass else np.diag(imm0))
+    make_driver = _numpyro_driver if sampler.method == "numpyro-nuts" else _blackjax_driver
+    driver = make_driver(posterior, sampler, u0, imm0, k_warm)
+    saved = _load_checkpoint(ckpt, digest) if resume else None
+    run = dict(phase="warmup", done=0, warmup_seconds=0.0, sampling_seconds=0.0, n_grad_warmup=0, n_grad_sampling=0)
+    draws = {}
+    if saved is not None:
+        treedef = jax.tree_util.tree_structure(driver.template())
+        states = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(saved[f"state_{i}"])
+                                                        for i in range(treedef.num_leaves)])
+        run.update({k: saved[k].item() for k in run})
+        phase_keys = jnp.asarray(saved["keys"])
         draws = {k[6:]: saved[k] for k in saved if k.startswith("draws_")}
-        warm_s, sampling_s = float(saved["warmup_seconds"]), float(saved["sampling_seconds"])
-        n_grad_warm, n_grad_samp = int(saved["n_grad_warmup"]), int(saved["n_grad_sampling"])
-    step_size = np.asarray(params["step_size"])
-    low = np.flatnonzero(step_size < sampler.step_size_floor)
-    if low.size:
-        c = int(low[0])
-        raise SamplerStalled(f"chain {c}: adapted step size {step_size[c]:.2e} is below the floor "
-                             f"{sampler.step_size_floor:g}; it sat at {_describe(states.position, c, posterior)}")
+    else:
+        t0 = time.perf_counter()
+        states, run["phase"] = driver.start()
+        if run["phase"] == "sampling":  # Pathfinder: warmup happened inside
+            jax.block_until_ready(states)
+            run["warmup_seconds"] = time.perf_counter() - t0
 
     def checkpoint():
-        if ckpt is None:
-            return
-        os.makedirs(out_dir, exist_ok=True)
-        arrays = {f"state_{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(states))}
-        arrays.update({f"draws_{k}": v for k, v in draws.items()})
-        _save_checkpoint(ckpt, digest=np.array(digest), done=np.array(done), step_size=np.asarray(params["step_size"]),
-                         imm=np.asarray(params["inverse_mass_matrix"]), key=np.asarray(jax.random.key_data(k_sample)),
-                         warmup_seconds=np.array(warm_s), sampling_seconds=np.array(sampling_s),
-                         n_grad_warmup=np.array(n_grad_warm), n_grad_sampling=np.array(n_grad_samp), **arrays)
+        _write_checkpoint(ckpt, digest, states, run, draws, keys=phase_keys)
 
     if saved is None:
         checkpoint()
-    chunk = _chunk_fn(sampler, logdensity)
+    chunks = _Chunks(driver.chunk)
     size = max(1, min(sampler.checkpoint_every, 50))
-    bar = tqdm(total=sampler.samples, initial=done, desc=f"sampling ({sampler.chains} chains)", disable=not progress)
-    since_checkpoint = 0
-    while done < sampler.samples:
-        n = min(size, sampler.samples - done)
-        t0 = time.perf_counter()
-        states, out = chunk(states, params, k_sample, jnp.asarray(done), n)
-        out = jax.tree_util.tree_map(np.asarray, out)
-        elapsed = time.perf_counter() - t0
-        sampling_s += elapsed
-        n_grad_samp += int(out["n_steps"].sum())
-        for name in names:
-            out[f"u_{name}"] = out["position"][name]
-        out.pop("position")
-        for k, v in out.items():
-            v = np.swapaxes(v, 0, 1)  # (chains, n)
-            draws[k] = v if k not in draws else np.concatenate([draws[k], v], axis=1)
-        done += n
-        since_checkpoint += n
-        bar.update(n)
-        if since_checkpoint >= sampler.checkpoint_every or done == sampler.samples:
-            checkpoint()
-            since_checkpoint = 0
-        if elapsed / n > sampler.max_seconds_per_iteration:
-            checkpoint()
-            c = int(np.argmax(out["n_steps"].sum(axis=0)))
-            raise SamplerStalled(f"iterations took {elapsed / n:.1f} s each (limit {sampler.max_seconds_per_iteration:g}"
-                                 f" s); the slowest is chain {c} ({int(out['n_steps'][:, c].mean())} integration "
-                                 f"steps per iteration), at {_describe(states.position, c, posterior)}")
-    bar.close()
+    phases = (("warmup", sampler.warmup, phase_keys[0]), ("sampling", sampler.samples, phase_keys[1]))
+    for phase, total, phase_key in phases:
+        if run["phase"] != phase:
+            continue
+        if phase == "sampling":
+            _check_step_sizes(driver.step_size(states), driver.position(states), sampler, posterior)
+        stages = driver.stages(phase, total)
+        bar = tqdm(total=total, initial=run["done"], desc=f"{phase} ({sampler.chains} chains)", disable=not progress)
+        since_checkpoint = 0
+        while run["phase"] == phase and run["done"] < total:
+            done = run["done"]
+            n = min(size, total - done)
+            t0 = time.perf_counter()
+            compile_before = chunks.compile_seconds
+            states, out = chunks(states, phase_key, done, stages[done:done + n])
+            out = jax.tree_util.tree_map(np.asarray, out)
+            elapsed = time.perf_counter() - t0 - (chunks.compile_seconds - compile_before)
+            run[f"{phase}_seconds"] += elapsed
+            run[f"n_grad_{phase}"] += int(out["n_steps"].sum())
+            if phase == "sampling":
+                for name in names:
+                    out[f"u_{name}"] = out["position"][name]
+                out.pop("position")
+                for k, v in out.items():
+                    v = np.swapaxes(v, 0, 1)  # (chains, n)
+                    draws[k] = v if k not in draws else np.concatenate([draws[k], v], axis=1)
+            run["done"] = done + n
+            since_checkpoint += n
+            bar.update(n)
+            if since_checkpoint >= sampler.checkpoint_every or run["done"] == total:
+                if phase == "warmup" and run["done"] == total:
+                    states = driver.finalize(states)
+                    run.update(phase="sampling", done=0)
+                checkpoint()
+                since_checkpoint = 0
+            if elapsed / n > sampler.max_seconds_per_iteration:
+                checkpoint()
+                c = int(np.argmax(out["n_steps"].sum(axis=0)))
+                raise SamplerStalled(f"{phase} iterations took {elapsed / n:.1f} s each (limit "
+                                     f"{sampler.max_seconds_per_iteration:g} s); the slowest is chain {c} "
+                                     f"({int(out['n_steps'][:, c].mean())} integration steps per iteration), at "
+                                     f"{_describe(driver.position(states), c, posterior)}")
+        bar.close()
+        if phase == "warmup" and run["phase"] == "warmup":  # zero warmup steps
+            states = driver.finalize(states)
+            run.update(phase="sampling", done=0)
     u = {n: jnp.asarray(draws[f"u_{n}"]) for n in names}
     post = {n: np.asarray(v) for n, v in posterior.from_unconstrained(u).items()}
     stats = {k: draws[k] for k in _STATS}
-    stats["step_size"] = np.broadcast_to(step_size[:, None], stats["lp"].shape).copy()
-    return RunResult(post, stats, warm_s, sampling_s, n_grad_warm, n_grad_samp, sampler.method)
-
-
-def _run_numpyro(posterior, sampler, progress):
-    from numpyro.infer import MCMC, NUTS
-
-    potential, _, _ = posterior.potential()
-    key = jax.random.PRNGKey(sampler.seed)
-    k_init, k_run = jax.random.split(key)
-    u0, _ = initial_positions(posterior, sampler, k_init, potential)
-    kernel = NUTS(posterior.numpyro_model, dense_mass=sampler.dense_mass, target_accept_prob=sampler.target_accept,
-                  max_tree_depth=sampler.max_tree_depth)
-    mcmc = MCMC(kernel, num_warmup=sampler.warmup, num_samples=sampler.samples, num_chains=sampler.chains,
-                chain_method="vectorized", progress_bar=progress)
-    fields = ("diverging", "energy", "num_steps", "accept_prob", "potential_energy", "adapt_state.step_size")
-    t0 = time.perf_counter()
-    mcmc.warmup(k_run, init_params=u0, extra_fields=("num_steps",), collect_warmup=True)
-    n_grad_warm = int(np.sum(np.asarray(mcmc.get_extra_fields()["num_steps"])))
-    step_size = np.asarray(mcmc.post_warmup_state.adapt_state.step_size)
-    warm_s = time.perf_counter() - t0
-    low = np.flatnonzero(np.atleast_1d(step_size) < sampler.step_size_floor)
-    if low.size:
-        raise SamplerStalled(f"chain {int(low[0])}: adapted step size {np.atleast_1d(step_size)[low[0]]:.2e} is below "
-                             f"the floor {sampler.step_size_floor:g}")
-    t0 = time.perf_counter()
-    mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=fields)
-    samples = mcmc.get_samples(group_by_chain=True)
-    jax.block_until_ready(samples)
-    sampling_s = time.perf_counter() - t0
-    ex = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
-    post = {n: np.asarray(samples[n]) for n in posterior.free}
-    n_steps = ex["num_steps"]
-    stats = dict(lp=-ex["potential_energy"], energy=ex["energy"], acceptance_rate=ex["accept_prob"],
-                 diverging=ex["diverging"], n_steps=n_steps,
-                 tree_depth=np.floor(np.log2(np.maximum(n_steps, 1))).astype(int) + 1,
-                 step_size=ex["adapt_state.step_size"])
-    return RunResult(post, stats, warm_s, sampling_s, n_grad_warm, int(n_steps.sum()), sampler.method)
+    stats["step_size"] = np.broadcast_to(np.asarray(driver.step_size(states))[:, None], stats["lp"].shape).copy()
+    return RunResult(post, stats, run["warmup_seconds"], run["sampling_seconds"], run["n_grad_warmup"],
+                     run["n_grad_sampling"], sampler.method, chunks.compile_seconds)

@@ -78,7 +78,11 @@ class SamplerSpec:
     samples: int = 1000
     seed: int = 0
     dense_mass: bool = True
-    target_accept: float = 0.8
+    # 0.9, not Stan's 0.8: with a step size pooled over chains, 0.8 let trajectories run
+    # along the logphi-alpha-logmc ridge into the region where the logit of the prior
+    # box saturates, and diverge there (test_infer's posterior: 22 in 2000 draws at 0.8,
+    # none at 0.9, and more ESS per gradient)
+    target_accept: float = 0.9
     max_tree_depth: int = 10
     num_integration_steps: int = 16
     checkpoint_every: int = 100
