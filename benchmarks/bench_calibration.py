@@ -2,10 +2,9 @@
 
 For each of N realisations a truth is drawn from the spec's priors and a data vector
 from the spec's covariance around the exact prediction at that truth. Every realisation
-is then fitted by BlackJAX NUTS (dense mass matrix, Stan's windowed warmup from prior
-draws, the chains of a realisation pooling their tuning), all realisations as one
-vmapped batch: the data vector is an argument of the log density, so one compiled
-kernel serves them all.
+is then fitted by BlackJAX NUTS (dense mass matrix, Stan's windowed warmup, the chains of
+a realisation pooling their tuning, started around its MAP). The data vector is an
+argument of the log density, so one compiled kernel serves every realisation.
 
 Reported per parameter:
 
@@ -19,7 +18,7 @@ The default posterior is the default mock's (likelihoods/mock_default.toml) with
 SHAMNet alone (``--smhm shamnet_alone``, ~4x cheaper gradients): calibration tests the
 sampler and the likelihood, which do not depend on the SMHM backend.
 
-Usage: python benchmarks/bench_calibration.py [--n-real 100] [--chains 2] [--warmup 300]
+Usage: python benchmarks/bench_calibration.py [--n-real 100] [--chains 1] [--warmup 300]
        [--samples 300] [--out out/bench_calibration]
 Writes calibration.json and calibration_ranks.png into --out; last line: one JSON record.
 """
@@ -45,11 +44,42 @@ N_RANK_DRAWS = 99
 N_RANK_BINS = 10
 
 
-def _run_batch(posterior, obs, u0, *, warmup, samples, max_tree_depth, key, chunk=25):
-    """Warmup and sampling of every realisation's chains in one vmapped batch.
+def _starts(posterior, obs, chains, key, n_adam=400):
+    """Each realisation's MAP (optax Adam, vmapped over realisations), and chains
+    dispersed around it by the Laplace covariance of the spec's own data vector, which is
+    also every realisation's initial inverse mass matrix (as ``diffsham fit`` starts)."""
+    import dataclasses
 
-    ``obs``: (R, n) data vectors; ``u0``: dict of (R, C) unconstrained starts. The chains of
-    one realisation share their tuning (pooled adaptation), as in ``diffsham fit``.
+    import optax
+    from jax.flatten_util import ravel_pytree
+
+    from diffsham.infer.samplers import initial_positions
+
+    k_laplace, k_disp = jax.random.split(key)
+    sampler = dataclasses.replace(posterior.spec.sampler, chains=1)
+    _, cov = initial_positions(posterior, sampler, k_laplace, posterior.potential)
+    centre = posterior.to_unconstrained(posterior.draw_prior(k_laplace, 256))
+    x0, unravel = ravel_pytree({k: jnp.median(v) for k, v in centre.items()})
+    grad = jax.jit(jax.vmap(jax.grad(lambda x, o: posterior.potential(unravel(x), o))))
+    opt = optax.adam(0.05)
+    x = jnp.broadcast_to(x0, (obs.shape[0], x0.size))
+    state = opt.init(x)
+    for _ in range(n_adam):
+        updates, state = opt.update(grad(x, obs), state)
+        x = optax.apply_updates(x, updates)
+    z = jax.random.normal(k_disp, (obs.shape[0], chains, x0.size))
+    start = x[:, None, :] + 1.5 * z @ jnp.asarray(np.linalg.cholesky(cov)).T
+    return jax.vmap(jax.vmap(unravel))(start), jnp.asarray(cov)
+
+
+def _run_all(posterior, obs, u0, imm0, *, warmup, samples, max_tree_depth, key, chunk=50):
+    """Warmup and sampling of every realisation, one after another through one compiled
+    chunk (the data vector is its argument). Not one vmapped batch: a vmapped NUTS step
+    costs the longest tree in the batch, and with 100 truths across the prior some
+    realisation always has a long one.
+
+    ``obs``: (R, n) data vectors; ``u0``: dict of (R, C) unconstrained starts; the chains
+    of one realisation share their tuning (pooled adaptation), as in ``diffsham fit``.
     Returns (draws dict of (R, C, samples), divergences (R, C, samples), gradients, step sizes (R, )).
     """
     import blackjax
@@ -60,26 +90,32 @@ def _run_batch(posterior, obs, u0, *, warmup, samples, max_tree_depth, key, chun
 
     init, step, finalize = build_adaptive_kernel(blackjax.nuts, logdensity, dense_mass=True, target_accept=0.9,
                                                  max_num_doublings=max_tree_depth)
-    shape = next(iter(u0.values())).shape
-    states = jax.jit(jax.vmap(lambda u, o: init(u, None, o)))(u0, obs)
-    run = scan_chunk(jax.vmap(step, in_axes=(0, 0, None, 0)), shape)
-    k_warm, k_sample = jax.random.split(key)
+    n_real, chains = next(iter(u0.values())).shape
+    init = jax.jit(init)
+    run = scan_chunk(step, chains)
+    finalize = jax.jit(finalize)
     schedule = warmup_schedule(warmup)
-    n_grad = 0
-    for i in tqdm(range(0, warmup, chunk), desc=f"warmup ({shape[0]} x {shape[1]} chains)"):
-        states, out = run(states, k_warm, i, jnp.asarray(schedule[i:i + chunk]), obs)
-        n_grad += int(np.sum(out["n_steps"]))
-    states = jax.vmap(finalize)(states)
     frozen = np.tile(np.array([FROZEN, 0], dtype=np.int32), (chunk, 1))
-    draws, diverging = [], []
-    for i in tqdm(range(0, samples, chunk), desc=f"sampling ({shape[0]} x {shape[1]} chains)"):
-        m = min(chunk, samples - i)
-        states, out = run(states, k_sample, i, jnp.asarray(frozen[:m]), obs)
-        draws.append(jax.tree_util.tree_map(np.asarray, out["position"]))
-        diverging.append(np.asarray(out["diverging"]))
-        n_grad += int(np.sum(out["n_steps"]))
-    u = {k: np.moveaxis(np.concatenate([d[k] for d in draws], axis=0), 0, -1) for k in draws[0]}
-    return u, np.moveaxis(np.concatenate(diverging, axis=0), 0, -1), n_grad, np.asarray(states.step_size)
+    draws, diverging, step_sizes, n_grad = [], [], [], 0
+    for r in tqdm(range(n_real), desc=f"{n_real} realisations x {chains} chains"):
+        k_warm, k_sample = jax.random.split(jax.random.fold_in(key, r))
+        states = init({k: v[r] for k, v in u0.items()}, imm0, obs[r])
+        for i in range(0, warmup, chunk):
+            states, out = run(states, k_warm, i, jnp.asarray(schedule[i:i + chunk]), obs[r])
+            n_grad += int(np.sum(out["n_steps"]))
+        states = finalize(states)
+        pos, div = [], []
+        for i in range(0, samples, chunk):
+            m = min(chunk, samples - i)
+            states, out = run(states, k_sample, i, jnp.asarray(frozen[:m]), obs[r])
+            pos.append(jax.tree_util.tree_map(np.asarray, out["position"]))
+            div.append(np.asarray(out["diverging"]))
+            n_grad += int(np.sum(out["n_steps"]))
+        draws.append({k: np.concatenate([p[k] for p in pos], axis=0).T for k in pos[0]})  # (C, samples)
+        diverging.append(np.concatenate(div, axis=0).T)
+        step_sizes.append(float(states.step_size))
+    u = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
+    return u, np.stack(diverging), n_grad, np.asarray(step_sizes)
 
 
 def _rank_uniformity(ranks):
@@ -97,7 +133,7 @@ def main(argv=None):
     parser.add_argument("--spec", default="likelihoods/mock_default.toml")
     parser.add_argument("--smhm", default="shamnet_alone", help="model.smhm for the fits (default: %(default)s)")
     parser.add_argument("--n-real", type=int, default=100)
-    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--chains", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--max-tree-depth", type=int, default=8)
@@ -121,10 +157,9 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     data = np.asarray(prediction) + rng.standard_normal(prediction.shape) @ chol.T
     obs = jnp.asarray(data)
-    starts = posterior.to_unconstrained(posterior.draw_prior(k_init, args.n_real * args.chains))
-    u0 = {k: v.reshape(args.n_real, args.chains) for k, v in starts.items()}
     t0 = time.perf_counter()
-    u, diverging, n_grad, step_size = _run_batch(posterior, obs, u0, warmup=args.warmup, samples=args.samples,
+    u0, imm0 = _starts(posterior, obs, args.chains, k_init)
+    u, diverging, n_grad, step_size = _run_all(posterior, obs, u0, imm0, warmup=args.warmup, samples=args.samples,
                                                  max_tree_depth=args.max_tree_depth, key=k_run)
     seconds = time.perf_counter() - t0
     draws = {k: np.asarray(v) for k, v in posterior.from_unconstrained({k: jnp.asarray(v) for k, v in u.items()}).items()}

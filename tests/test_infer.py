@@ -224,7 +224,7 @@ def test_numpyro_run_continues_from_its_checkpoint(posterior, tmp_path):
     import dataclasses
 
     sampler = dataclasses.replace(posterior.spec.sampler, method="numpyro-nuts", chains=2, warmup=30, samples=40,
-                                  checkpoint_every=10, init="prior", seed=5)
+                                  checkpoint_every=10, seed=5)
     whole = run_sampler(posterior, sampler, out_dir=str(tmp_path / "whole"), progress=False)
     run_sampler(posterior, dataclasses.replace(sampler, samples=20), out_dir=str(tmp_path / "cut"), progress=False)
     with np.load(tmp_path / "cut" / "checkpoint.npz") as f:
