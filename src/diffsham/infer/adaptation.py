@@ -80,6 +80,10 @@ def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, i
         the batch, so that one compiled kernel can be vmapped over data sets.
     dense_mass : bool
     target_accept : float
+    initial_step_size : float
+    imm_shrinkage : float
+        Pseudo-count pulling each window's mass matrix toward the previous one
+        (BlackJAX's ``imm_shrinkage_to_previous``); 0 is Stan's scheme.
     **extra
         The algorithm's own options (max_num_doublings, num_integration_steps).
 
