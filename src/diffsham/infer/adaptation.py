@@ -67,8 +67,7 @@ def warmup_schedule(num_steps):
     return np.asarray(build_schedule(num_steps), dtype=np.int32).reshape(num_steps, 2)
 
 
-def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, initial_step_size=1.0,
-                          imm_shrinkage=0.0, **extra):
+def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, initial_step_size=1.0, **extra):
     """(init, step, finalize) of Stan's windowed adaptation, pooled over a batch of chains.
 
     Parameters
@@ -81,9 +80,6 @@ def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, i
     dense_mass : bool
     target_accept : float
     initial_step_size : float
-    imm_shrinkage : float
-        Pseudo-count pulling each window's mass matrix toward the previous one
-        (BlackJAX's ``imm_shrinkage_to_previous``); 0 is Stan's scheme.
     **extra
         The algorithm's own options (max_num_doublings, num_integration_steps).
 
@@ -101,7 +97,7 @@ def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, i
     from blackjax.adaptation.step_size import dual_averaging_adaptation
     from jax.flatten_util import ravel_pytree
 
-    mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass, imm_shrinkage)
+    mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
     da_init, da_update, da_final = dual_averaging_adaptation(target_accept)
 
     def bound(args):

@@ -31,6 +31,7 @@ from jax import lax
 from jax import numpy as jnp
 
 from .. import __version__
+from ..cache import atomic_tmp_path
 from .adaptation import FROZEN, build_adaptive_kernel, scan_chunk, warmup_schedule
 
 __all__ = ("SamplerStalled", "RunResult", "run_sampler", "initial_positions", "CHECKPOINT_NAME")
@@ -53,7 +54,7 @@ class RunResult(NamedTuple):
     sample_stats : dict
         lp, energy, acceptance_rate, diverging, n_steps, tree_depth, step_size.
     warmup_seconds, sampling_seconds : float
-        Wall time, compilation excluded (BlackJAX methods; NumPyro's include it).
+        Wall time, compilation excluded (it is compile_seconds).
     n_grad_warmup, n_grad_sampling : int
         Gradient evaluations, all chains.
     method : str
@@ -304,7 +305,7 @@ def _write_checkpoint(path, digest, states, run, draws, **extra):
     arrays.update({f"draws_{k}": v for k, v in draws.items()})
     arrays.update({k: np.array(v) for k, v in run.items()})
     arrays.update({k: np.asarray(v) for k, v in extra.items()})
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = atomic_tmp_path(path)
     with open(tmp, "wb") as f:
         np.savez(f, digest=np.array(digest), **arrays)
     os.replace(tmp, path)
