@@ -21,6 +21,8 @@ sampler and the likelihood, which do not depend on the SMHM backend.
 Usage: python benchmarks/bench_calibration.py [--n-real 100] [--chains 1] [--warmup 300]
        [--samples 300] [--out out/bench_calibration]
 Writes calibration.json and calibration_ranks.png into --out; last line: one JSON record.
+An interrupted run, started again with the same arguments, resumes after the last
+realisation it finished (progress.npz in --out); the seconds reported are this process's.
 """
 import argparse
 import dataclasses
@@ -72,11 +74,15 @@ def _starts(posterior, obs, chains, key, n_adam=400):
     return jax.vmap(jax.vmap(unravel))(start), jnp.asarray(cov)
 
 
-def _run_all(posterior, obs, u0, imm0, *, warmup, samples, max_tree_depth, key, chunk=50):
+def _run_all(posterior, obs, u0, imm0, *, warmup, samples, max_tree_depth, key, progress_path, tag, chunk=50):
     """Warmup and sampling of every realisation, one after another through one compiled
     chunk (the data vector is its argument). Not one vmapped batch: a vmapped NUTS step
     costs the longest tree in the batch, and with 100 truths across the prior some
     realisation always has a long one.
+
+    After each realisation its draws go to ``progress_path`` (npz, written atomically);
+    a rerun with the same settings (``tag``) starts after the last one saved, and gives
+    the same numbers (realisation r's keys are ``fold_in(key, r)``).
 
     ``obs``: (R, n) data vectors; ``u0``: dict of (R, C) unconstrained starts; the chains
     of one realisation share their tuning (pooled adaptation), as in ``diffsham fit``.
@@ -88,7 +94,8 @@ def _run_all(posterior, obs, u0, imm0, *, warmup, samples, max_tree_depth, key, 
     def logdensity(u, data):
         return -posterior.potential(u, data)
 
-    init, step, finalize = build_adaptive_kernel(blackjax.nuts, logdensity, dense_mass=True, target_accept=0.9,
+    init, step, finalize = build_adaptive_kernel(blackjax.nuts, logdensity, dense_mass=True,
+                                                 target_accept=posterior.spec.sampler.target_accept,
                                                  max_num_doublings=max_tree_depth)
     n_real, chains = next(iter(u0.values())).shape
     init = jax.jit(init)
@@ -97,7 +104,15 @@ def _run_all(posterior, obs, u0, imm0, *, warmup, samples, max_tree_depth, key, 
     schedule = warmup_schedule(warmup)
     frozen = np.tile(np.array([FROZEN, 0], dtype=np.int32), (chunk, 1))
     draws, diverging, step_sizes, n_grad = [], [], [], 0
-    for r in tqdm(range(n_real), desc=f"{n_real} realisations x {chains} chains"):
+    if os.path.isfile(progress_path):
+        with np.load(progress_path) as saved:
+            if str(saved["tag"]) == tag:
+                n_done = int(saved["n_done"])
+                draws = [{k[2:]: saved[k][i] for k in saved.files if k.startswith("u_")} for i in range(n_done)]
+                diverging, step_sizes = list(saved["diverging"]), list(saved["step_size"])
+                n_grad = int(saved["n_grad"])
+                print(f"resuming after {n_done} realisations saved in {progress_path}")
+    for r in tqdm(range(len(draws), n_real), desc=f"{n_real} realisations x {chains} chains"):
         k_warm, k_sample = jax.random.split(jax.random.fold_in(key, r))
         states = init({k: v[r] for k, v in u0.items()}, imm0, obs[r])
         for i in range(0, warmup, chunk):
@@ -114,6 +129,11 @@ def _run_all(posterior, obs, u0, imm0, *, warmup, samples, max_tree_depth, key, 
         draws.append({k: np.concatenate([p[k] for p in pos], axis=0).T for k in pos[0]})  # (C, samples)
         diverging.append(np.concatenate(div, axis=0).T)
         step_sizes.append(float(states.step_size))
+        tmp = atomic_tmp_path(progress_path)
+        with open(tmp, "wb") as f:
+            np.savez(f, tag=tag, n_done=len(draws), n_grad=n_grad, diverging=np.stack(diverging),
+                     step_size=np.asarray(step_sizes), **{f"u_{k}": np.stack([d[k] for d in draws]) for k in draws[0]})
+        os.replace(tmp, progress_path)
     u = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
     return u, np.stack(diverging), n_grad, np.asarray(step_sizes)
 
@@ -159,8 +179,11 @@ def main(argv=None):
     obs = jnp.asarray(data)
     t0 = time.perf_counter()
     u0, imm0 = _starts(posterior, obs, args.chains, k_init)
+    os.makedirs(args.out, exist_ok=True)
+    tag = json.dumps(dict({k: v for k, v in vars(args).items() if k != "out"}, spec=spec.digest()), sort_keys=True)
     u, diverging, n_grad, step_size = _run_all(posterior, obs, u0, imm0, warmup=args.warmup, samples=args.samples,
-                                                 max_tree_depth=args.max_tree_depth, key=k_run)
+                                                 max_tree_depth=args.max_tree_depth, key=k_run,
+                                                 progress_path=os.path.join(args.out, "progress.npz"), tag=tag)
     seconds = time.perf_counter() - t0
     draws = {k: np.asarray(v) for k, v in posterior.from_unconstrained({k: jnp.asarray(v) for k, v in u.items()}).items()}
 
@@ -195,7 +218,6 @@ def main(argv=None):
                   parameters=records, machine=machine())
     print(f"worst coverage deviation {worst:.2f} binomial sigma (target <= 2); smallest rank-uniformity p "
           f"{record['min_rank_p']:.3f}")
-    os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "calibration.json")
     tmp = atomic_tmp_path(path)
     with open(tmp, "w") as f:

@@ -62,9 +62,6 @@ warmup = 300
 samples = 500
 seed = 1
 checkpoint_every = 50
-# not the default 0.95 (chosen on the default mock): on this posterior NumPyro NUTS had
-# 1 divergence in 2000 draws at 0.95 and none at 0.9, BlackJAX NUTS none at either
-target_accept = 0.9
 """
 
 

@@ -4,7 +4,10 @@ factor is computed once, and the domain guard (outside the supported domain, or 
 the SHAM solve did not converge, the log-density is -inf, never NaN).
 
 ``Posterior.potential`` gives BlackJAX and optax the same density on NumPyro's
-unconstrained space, so every sampler samples one posterior.
+unconstrained space, so every sampler samples one posterior. That space maps onto each
+prior's interval by the soft clip of ``transforms.py`` (linear over the interval's
+interior), not NumPyro's logistic sigmoid, which bends the posterior's straight
+logphi-alpha-logmc ridge.
 """
 import numpy as np
 import numpyro
@@ -15,17 +18,24 @@ from ..catalog import SyntheticConfig, load_synthetic_catalog, read_catalog, rea
 from ..model import make_forward_model
 from ..sham.params import PARAM_NAMES
 from .data import load_data_vector, model_bins
+from .transforms import bounded
 
 __all__ = ("Posterior", "build_model", "build_posterior", "load_spec_catalog", "prior_distribution")
 
 
 def prior_distribution(prior):
-    """The NumPyro distribution of a (checked) PriorSpec; None for a fixed parameter."""
+    """The NumPyro distribution of a (checked) PriorSpec; None for a fixed parameter.
+
+    Every prior is bounded (by the supported domain at least); its unconstrained map is
+    the soft clip.
+    """
     if prior.kind == "fixed":
         return None
     if prior.kind == "uniform":
-        return dist.Uniform(prior.lo, prior.hi)
-    return dist.TruncatedNormal(prior.loc, prior.scale, low=prior.lo, high=prior.hi)
+        base = dist.Uniform(prior.lo, prior.hi)
+    else:
+        base = dist.TruncatedNormal(prior.loc, prior.scale, low=prior.lo, high=prior.hi)
+    return bounded(base, prior.lo, prior.hi)
 
 
 def load_spec_catalog(spec, progress=True):

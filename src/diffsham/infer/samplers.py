@@ -125,7 +125,7 @@ def initial_positions(posterior, sampler, key, potential):
             break
         w, v = np.linalg.eigh(h)
         dx = v @ ((v.T @ g) / (np.abs(w) + damping * np.abs(w).max()))
-        dx *= min(1.0, 1.0 / np.max(np.abs(dx)))  # at most 1 per coordinate (a sigmoid's width)
+        dx *= min(1.0, 1.0 / np.max(np.abs(dx)))  # at most 1 per coordinate (a quarter of its prior range)
         f_new, g_new = (np.asarray(a) for a in value_and_grad(x - dx))
         if np.isfinite(f_new) and f_new <= f:
             x, f, g = x - dx, f_new, g_new
