@@ -32,7 +32,7 @@ from jax import numpy as jnp
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import machine, median_time, print_json_line  # noqa: E402
 
-from diffsham.catalog import DEFAULT_DS_RP_EDGES, SyntheticConfig, load_synthetic_catalog  # noqa: E402
+from diffsham.catalog import SyntheticConfig, load_synthetic_catalog  # noqa: E402
 from diffsham.model import make_forward_model  # noqa: E402
 from diffsham.sham.params import DEFAULT_SHAM_PARAMS  # noqa: E402
 from diffsham.sham.scatter import scatter_sigma  # noqa: E402

@@ -86,3 +86,57 @@ def test_bad_files_are_named(tmp_path):
         load_yang2012_wp(str(tmp_path), sm_bins=[(9.0, 9.5)])
     with pytest.raises(SurveyDataError, match="no Mass-limit bins"):
         load_yang2012_wp(sm_bins=[(9.2, 9.7)])
+
+
+SPEC = """
+[[observables]]
+kind = "smf"
+source = "liwhite2009"
+data_dir = "{data}"
+sm_bins = [[10.3, 10.4], [10.4, 10.5], [10.5, 10.6]]
+
+[[observables]]
+kind = "wp"
+source = "yang2012"
+sample = "Volume2"
+data_dir = "{data}"
+sm_bins = [[10.0, 10.5], [10.5, 11.0]]
+r_max = 35.0
+"""
+
+
+@needs_data
+def test_a_spec_reads_survey_sources(tmp_path):
+    """A spec binding two published tables: the data vector and covariance are the
+    loaders', restricted to the spec's bins and scale cut, matched to the model's bins."""
+    from types import SimpleNamespace
+
+    from diffsham.infer import read_spec
+    from diffsham.infer.data import load_data_vector
+    from diffsham.infer.spec import SpecError
+    from diffsham.model.layout import Layout
+
+    (tmp_path / "sdss.toml").write_text(SPEC.format(data=DATA))
+    spec = read_spec(tmp_path / "sdss.toml")
+    rp_edges = 10 ** (np.log10(0.12) - 0.1 + 0.2 * np.arange(14))  # 13 bins: 0.12 ... 30.1 Mpc/h
+    model = SimpleNamespace(layout=Layout.from_bins(np.array(spec.observables[0].sm_bins),
+                                                    np.array(spec.observables[1].sm_bins), None, rp_edges))
+    data = load_data_vector(spec, model)
+    assert data.values.size == 3 + 2 * 13  # wp at 47.7 Mpc/h is cut by r_max
+    lw = load_liwhite2009_smf(sm_range=(10.3, 10.6))
+    yang = load_yang2012_wp(sample="Volume2", sm_bins=[(10.0, 10.5)])
+    np.testing.assert_allclose(data.values[:3], lw.values)
+    np.testing.assert_allclose(data.values[3:16], yang.values[:13])
+    np.testing.assert_allclose(data.covariance[3:16, 3:16], yang.covariance[:13, :13])
+    assert np.all(data.covariance[:3, 3:] == 0)
+    # the Mass-limit covariances of these two bins, as published (4 digits), are indefinite
+    (tmp_path / "mass_limit.toml").write_text(SPEC.format(data=DATA).replace("Volume2", "Mass-limit"))
+    with pytest.raises(SpecError, match="source yang2012: covariance is not positive definite"):
+        load_data_vector(read_spec(tmp_path / "mass_limit.toml"), model)
+    bad = SPEC.format(data=DATA).replace('sample = "Volume2"\n', "")
+    (tmp_path / "bad.toml").write_text(bad)
+    with pytest.raises(SpecError, match="sample is a key of source 'yang2012' only, and it needs one"):
+        read_spec(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text(SPEC.format(data=str(tmp_path / "absent")))
+    with pytest.raises(SpecError, match="source 'liwhite2009': .*survey data file not found"):
+        load_data_vector(read_spec(tmp_path / "bad.toml"), model)

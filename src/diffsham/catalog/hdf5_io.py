@@ -12,7 +12,6 @@ import json
 import os
 
 import h5py
-import numpy as np
 
 from ..cache import atomic_tmp_path
 from .schema import ARRAY_COLUMNS, CatalogError, HaloCatalog, validate_catalog

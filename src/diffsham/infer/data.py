@@ -77,20 +77,52 @@ def check_covariance(cov, n, where):
     return cov
 
 
+def _survey_table(obs, spec, where):
+    """(rows, covariance) of an observable's survey source, restricted to its sm_bins."""
+    from .. import survey
+
+    loaders = {"yang2012": survey.load_yang2012_wp, "liwhite2009": survey.load_liwhite2009_smf,
+               "bernardi2013": survey.load_bernardi2013_smf,
+               "mandelbaum2016": survey.load_mandelbaum2016_delta_sigma}
+    options = {"yang2012": {"sample": obs.sample}, "mandelbaum2016": {"mstar_h": obs.mstar_h}}.get(obs.source, {})
+    folder = spec.resolve(obs.data_dir) if obs.data_dir else None
+    try:
+        vector = loaders[obs.source](folder, **options)
+    except (survey.SurveyDataError, ValueError) as exc:
+        raise SpecError(f"{where}: source {obs.source!r}: {exc}") from exc
+    bins = np.asarray(obs.sm_bins, dtype=float)
+    sm = vector.rows[:, :2]
+    if obs.kind == "smf":
+        keep = (sm[:, 0] >= bins.min() - 1e-6) & (sm[:, 1] <= bins.max() + 1e-6)
+    else:  # the scale cut first: published radii beyond the model's bins are dropped by it
+        keep = np.any(np.all(np.isclose(sm[:, None, :], bins[None], atol=1e-6), axis=2), axis=1)
+        keep &= (vector.rows[:, 2] >= obs.r_min) & (vector.rows[:, 2] <= obs.r_max)
+    if not np.any(keep):
+        raise SpecError(f"{where}: source {obs.source!r} has no rows in the spec's sm_bins; its bins are "
+                        f"{np.unique(sm, axis=0).round(4).tolist()}")
+    return vector.rows[keep], vector.covariance[np.ix_(keep, keep)]
+
+
 def load_data_vector(spec, model):
     """The spec's data, covariance and their place in ``model``'s data vector."""
     values, rows_index, covs, keep_all, model_err = [], [], [], [], []
     for i, obs in enumerate(spec.observables):
         where = f"{spec.path}: [observables[{i}]] ({obs.kind})"
-        if obs.data is None:
-            raise SpecError(f"{where}: no data file")
         if obs.h != 1.0:
             raise SpecError(f"{where}: h = {obs.h}: give the data in h = 1 units (the loaders of survey data convert)")
-        n_cols = 3 if obs.kind == "smf" else 4
-        cols = obs.columns or tuple(range(n_cols))
-        if len(cols) != n_cols:
-            raise SpecError(f"{where}: columns must name {n_cols} columns, got {list(cols)}")
-        table = _read_table(spec.resolve(obs.data), max(cols) + 1, where)[:, list(cols)]
+        survey_cov = None
+        if obs.source is not None:
+            table, survey_cov = _survey_table(obs, spec, where)
+            r_tol = 1e-2  # published radii are rounded (Yang 2012: 0.19 for 10^-0.721)
+        else:
+            if obs.data is None:
+                raise SpecError(f"{where}: no data file")
+            n_cols = 3 if obs.kind == "smf" else 4
+            cols = obs.columns or tuple(range(n_cols))
+            if len(cols) != n_cols:
+                raise SpecError(f"{where}: columns must name {n_cols} columns, got {list(cols)}")
+            table = _read_table(spec.resolve(obs.data), max(cols) + 1, where)[:, list(cols)]
+            r_tol = 1e-3
         blocks = model.layout.of_kind(obs.kind)
         keep = np.zeros(table.shape[0], dtype=bool)
         index = np.full(table.shape[0], -1)
@@ -107,7 +139,7 @@ def load_data_vector(spec, model):
             if not block:
                 raise SpecError(f"{where}: row {row} stellar-mass bin {sm} is not one of the spec's sm_bins")
             b = block[0]
-            hits = np.flatnonzero(np.isclose(b.centres, line[2], rtol=1e-3))
+            hits = np.flatnonzero(np.isclose(b.centres, line[2], rtol=r_tol))
             if hits.size == 0:
                 raise SpecError(f"{where}: row {row}: r = {line[2]:g} is not a bin centre of the model "
                                 f"({np.round(b.centres, 4).tolist()})")
@@ -119,7 +151,12 @@ def load_data_vector(spec, model):
         rows_index.append(index)
         keep_all.append(keep)
         model_err.append(np.full(table.shape[0], obs.model_error))
-        if obs.covariance:
+        if survey_cov is not None:
+            if spec.covariance is not None:
+                raise SpecError(f"{where}: source {obs.source!r} carries its own covariance; a joint [likelihood] "
+                                "covariance cannot also cover it")
+            covs.append(check_covariance(survey_cov, table.shape[0], f"{where}: source {obs.source}"))
+        elif obs.covariance:
             cov = _read_table(spec.resolve(obs.covariance), 1, where)
             covs.append(check_covariance(cov, table.shape[0], f"{where}: {obs.covariance}"))
         elif spec.covariance is None:

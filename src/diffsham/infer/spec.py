@@ -17,6 +17,8 @@ __all__ = ("SpecError", "FitSpec", "ObservableSpec", "PriorSpec", "SamplerSpec",
            "parse_spec")
 
 KINDS = ("smf", "wp", "delta_sigma")
+# survey tables a spec may name as an observable's source, and the statistic each holds
+SOURCES = {"yang2012": "wp", "liwhite2009": "smf", "bernardi2013": "smf", "mandelbaum2016": "delta_sigma"}
 PRIOR_KINDS = ("uniform", "normal", "truncated_normal", "fixed")
 SAMPLERS = ("nuts", "hmc", "pathfinder-nuts", "numpyro-nuts")
 
@@ -47,6 +49,13 @@ class ObservableSpec:
     Data files are whitespace-separated text. Columns: ``sm_lo sm_hi value`` for the SMF
     [h^3 Mpc^-3 dex^-1], ``sm_lo sm_hi r value`` for wp [Mpc/h] and DeltaSigma
     [h Msun/pc^2] (r the bin centre [Mpc/h]), unless ``columns`` says otherwise.
+
+    Or a published survey table, read by its loader (``diffsham.survey``) and converted to
+    h = 1 on load: ``source`` (one of ``SOURCES``), with ``data_dir`` (the folder of the
+    tables; default ``../shared/data`` beside the repository), ``sample`` (Yang 2012)
+    and ``mstar_h`` (Mandelbaum 2016: the h its stellar masses assume, required). The
+    rows kept are those in the spec's ``sm_bins`` (the SMF: inside their range), and the
+    covariance is the table's.
     """
 
     kind: str
@@ -58,6 +67,10 @@ class ObservableSpec:
     r_min: float = 0.0
     r_max: float = float("inf")
     model_error: float = 0.0
+    source: str | None = None
+    data_dir: str | None = None
+    sample: str | None = None
+    mstar_h: float | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,18 @@ def parse_spec(doc, path="<spec>", text=""):
             raise SpecError(f"{path}: [{where}] kind must be one of {KINDS}, got {o.kind!r}")
         if any(len(b) != 2 or b[1] <= b[0] for b in o.sm_bins):
             raise SpecError(f"{path}: [{where}] sm_bins must be [lo, hi] pairs with lo < hi, got {o.sm_bins}")
+        if o.source is not None:
+            if o.source not in SOURCES:
+                raise SpecError(f"{path}: [{where}] source must be one of {sorted(SOURCES)}, got {o.source!r}")
+            if SOURCES[o.source] != o.kind:
+                raise SpecError(f"{path}: [{where}] source {o.source!r} holds {SOURCES[o.source]}, not {o.kind}")
+            if o.data is not None or o.covariance is not None:
+                raise SpecError(f"{path}: [{where}] give either a source or data/covariance files, not both")
+            if (o.sample is not None) != (o.source == "yang2012"):
+                raise SpecError(f"{path}: [{where}] sample is a key of source 'yang2012' only, and it needs one")
+            if (o.mstar_h is not None) != (o.source == "mandelbaum2016"):
+                raise SpecError(f"{path}: [{where}] mstar_h (the h of the paper's stellar masses) is a key of source "
+                                "'mandelbaum2016' only, and it needs one")
         if o.h <= 0 or o.model_error < 0 or o.r_min >= o.r_max:
             raise SpecError(f"{path}: [{where}] needs h > 0, model_error >= 0 and r_min < r_max")
         observables.append(o)

@@ -11,6 +11,12 @@ default is Mass-limit: SHAM predicts every galaxy in a stellar-mass bin, and the
 mass-limited sample is the one meant to be complete in stellar mass. Volume1 and
 Volume2 are volume-limited samples (their labels follow the compilation the files came
 from; see ../shared/data/README.md).
+
+Measured on these files: the published normalised covariances (4 digits) are not all
+positive definite. Smallest eigenvalue of the correlation matrix: Mass-limit -0.011
+(10.0-10.5) and -0.0008 (10.5-11.0); Volume1 -0.0002 and -0.0006 in the same bins (both
+positive once the 47.7 Mpc/h point is cut); every Volume2 bin positive (>= 0.004). A
+spec using an indefinite one is refused with the eigenvalue; nothing here repairs it.
 """
 import os
 
