@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from .table import SurveyDataError, SurveyVector, default_data_dir, read_csv
+from .table import SurveyDataError, SurveyVector, choose_bins, default_data_dir, read_csv
 from .units import log_mstar_to_h1
 
 __all__ = ("load_mandelbaum2016_delta_sigma",)
@@ -51,13 +51,7 @@ def load_mandelbaum2016_delta_sigma(data_dir=None, *, mstar_h, sm_bins=None, col
     unknown = sorted(set(colors) - set(t["color"].tolist()))
     if unknown:
         raise SurveyDataError(f"{path}: no lenses of colour {unknown}; colours are {sorted(set(t['color']))}")
-    edges = np.unique(np.stack([t["logMstar_lo"], t["logMstar_hi"]], axis=1), axis=0)
-    if sm_bins is not None:
-        wanted = np.asarray(sm_bins, dtype=float).reshape(-1, 2)
-        missing = [tuple(b) for b in wanted if not np.any(np.all(np.isclose(edges, b), axis=1))]
-        if missing:
-            raise SurveyDataError(f"{path}: no bins {missing}; the bins are {edges.tolist()}")
-        edges = wanted
+    edges = choose_bins(path, t["logMstar_lo"], t["logMstar_hi"], sm_bins)
     rows, var = [], []
     for lo, hi in edges:
         in_bin = np.isclose(t["logMstar_lo"], lo) & np.isclose(t["logMstar_hi"], hi) & np.isin(t["color"], colors)

@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ("SurveyDataError", "SurveyVector", "read_csv", "read_matrix", "default_data_dir")
+__all__ = ("SurveyDataError", "SurveyVector", "read_csv", "read_matrix", "default_data_dir", "choose_bins")
 
 
 class SurveyDataError(ValueError):
@@ -102,3 +102,16 @@ def read_matrix(path, n):
     if not np.all(np.isfinite(m)):
         raise SurveyDataError(f"{path}: matrix has NaN or infinite values")
     return m
+
+
+def choose_bins(path, lo, hi, sm_bins, what="bins"):
+    """The distinct (lo, hi) stellar-mass bins of a table, or the requested ``sm_bins``
+    among them (an error names the file and the bins that are absent): (n, 2)."""
+    edges = np.unique(np.stack([lo, hi], axis=1), axis=0)
+    if sm_bins is None:
+        return edges
+    wanted = np.asarray(sm_bins, dtype=float).reshape(-1, 2)
+    missing = [tuple(b) for b in wanted if not np.any(np.all(np.isclose(edges, b), axis=1))]
+    if missing:
+        raise SurveyDataError(f"{path}: no {what} {missing}; the bins are {edges.tolist()}")
+    return wanted

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from .table import SurveyDataError, SurveyVector, default_data_dir, read_csv, read_matrix
+from .table import SurveyDataError, SurveyVector, choose_bins, default_data_dir, read_csv, read_matrix
 
 __all__ = ("load_yang2012_wp", "YANG2012_SAMPLES", "YANG2012_PI_MAX")
 
@@ -58,13 +58,7 @@ def load_yang2012_wp(data_dir=None, *, sample="Mass-limit", sm_bins=None):
     path = os.path.join(folder, _TABLE)
     t = read_csv(path, _COLUMNS)
     mine = t["sample"] == sample
-    edges = np.unique(np.stack([t["logMstar_lo"][mine], t["logMstar_hi"][mine]], axis=1), axis=0)
-    if sm_bins is not None:
-        wanted = np.asarray(sm_bins, dtype=float).reshape(-1, 2)
-        missing = [tuple(b) for b in wanted if not np.any(np.all(np.isclose(edges, b), axis=1))]
-        if missing:
-            raise SurveyDataError(f"{path}: no {sample} bins {missing}; the bins are {edges.tolist()}")
-        edges = wanted
+    edges = choose_bins(path, t["logMstar_lo"][mine], t["logMstar_hi"][mine], sm_bins, f"{sample} bins")
     rows, blocks = [], []
     for lo, hi in edges:
         sel = mine & np.isclose(t["logMstar_lo"], lo) & np.isclose(t["logMstar_hi"], hi)
