@@ -137,6 +137,9 @@ def test_a_spec_reads_survey_sources(tmp_path):
     (tmp_path / "bad.toml").write_text(bad)
     with pytest.raises(SpecError, match="sample is a key of source 'yang2012' only, and it needs one"):
         read_spec(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text(SPEC.format(data=DATA).replace('source = "liwhite2009"', 'source = "yang2012"'))
+    with pytest.raises(SpecError, match="source 'yang2012' holds wp, not smf"):
+        read_spec(tmp_path / "bad.toml")
     (tmp_path / "bad.toml").write_text(SPEC.format(data=str(tmp_path / "absent")))
     with pytest.raises(SpecError, match="source 'liwhite2009': .*survey data file not found"):
         load_data_vector(read_spec(tmp_path / "bad.toml"), model)

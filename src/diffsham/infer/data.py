@@ -81,13 +81,10 @@ def _survey_table(obs, spec, where):
     """(rows, covariance) of an observable's survey source, restricted to its sm_bins."""
     from .. import survey
 
-    loaders = {"yang2012": survey.load_yang2012_wp, "liwhite2009": survey.load_liwhite2009_smf,
-               "bernardi2013": survey.load_bernardi2013_smf,
-               "mandelbaum2016": survey.load_mandelbaum2016_delta_sigma}
     options = {"yang2012": {"sample": obs.sample}, "mandelbaum2016": {"mstar_h": obs.mstar_h}}.get(obs.source, {})
     folder = spec.resolve(obs.data_dir) if obs.data_dir else None
     try:
-        vector = loaders[obs.source](folder, **options)
+        vector = survey.SOURCES[obs.source][1](folder, **options)
     except (survey.SurveyDataError, ValueError) as exc:
         raise SpecError(f"{where}: source {obs.source!r}: {exc}") from exc
     bins = np.asarray(obs.sm_bins, dtype=float)

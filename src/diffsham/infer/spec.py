@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 
 from ..model.config import ModelConfig
 from ..sham.params import PARAM_NAMES, SUPPORTED_HI, SUPPORTED_LO
+from ..survey import SOURCES
 
 __all__ = ("SpecError", "FitSpec", "ObservableSpec", "PriorSpec", "SamplerSpec", "CatalogSpec", "read_spec",
            "parse_spec")
 
 KINDS = ("smf", "wp", "delta_sigma")
-# survey tables a spec may name as an observable's source, and the statistic each holds
-SOURCES = {"yang2012": "wp", "liwhite2009": "smf", "bernardi2013": "smf", "mandelbaum2016": "delta_sigma"}
 PRIOR_KINDS = ("uniform", "normal", "truncated_normal", "fixed")
 SAMPLERS = ("nuts", "hmc", "pathfinder-nuts", "numpyro-nuts")
 
@@ -202,8 +201,8 @@ def parse_spec(doc, path="<spec>", text=""):
         if o.source is not None:
             if o.source not in SOURCES:
                 raise SpecError(f"{path}: [{where}] source must be one of {sorted(SOURCES)}, got {o.source!r}")
-            if SOURCES[o.source] != o.kind:
-                raise SpecError(f"{path}: [{where}] source {o.source!r} holds {SOURCES[o.source]}, not {o.kind}")
+            if SOURCES[o.source][0] != o.kind:
+                raise SpecError(f"{path}: [{where}] source {o.source!r} holds {SOURCES[o.source][0]}, not {o.kind}")
             if o.data is not None or o.covariance is not None:
                 raise SpecError(f"{path}: [{where}] give either a source or data/covariance files, not both")
             if (o.sample is not None) != (o.source == "yang2012"):

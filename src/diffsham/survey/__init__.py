@@ -10,5 +10,10 @@ from .mandelbaum2016 import load_mandelbaum2016_delta_sigma
 from .table import SurveyDataError, SurveyVector, default_data_dir
 from .yang2012 import YANG2012_SAMPLES, load_yang2012_wp
 
-__all__ = ("SurveyDataError", "SurveyVector", "default_data_dir", "load_yang2012_wp", "YANG2012_SAMPLES",
+# the tables a spec may name as an observable's ``source``: (statistic, loader)
+SOURCES = {"yang2012": ("wp", load_yang2012_wp), "liwhite2009": ("smf", load_liwhite2009_smf),
+           "bernardi2013": ("smf", load_bernardi2013_smf),
+           "mandelbaum2016": ("delta_sigma", load_mandelbaum2016_delta_sigma)}
+
+__all__ = ("SOURCES", "SurveyDataError", "SurveyVector", "default_data_dir", "load_yang2012_wp", "YANG2012_SAMPLES",
            "load_liwhite2009_smf", "load_bernardi2013_smf", "load_mandelbaum2016_delta_sigma")
