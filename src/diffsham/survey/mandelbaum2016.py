@@ -7,6 +7,11 @@ The stellar-mass bin edges are log10(M*/Msun) as in the paper (the abstract quot
 does not state and which was **not established** here. The loader therefore takes
 ``mstar_h``, the h those masses assume, and converts the edges by + 2 log10(mstar_h);
 ``mstar_h = 1`` leaves them as they are. Pass it explicitly: there is no default.
+Evidence so far (not proof): the abstract writes M* in Msun with no h, and DESCQA's
+DeltaSigmaTest, the source of our copy, cuts the cosmoDC2 catalog's physical stellar
+masses (h = 0.71) at these edges unconverted, i.e. it reads them as physical masses
+for h ~ 0.7. The paper's own statement of its cosmology was not found in the stored
+pages.
 
 Red and blue lenses of one bin are combined at each R by inverse-variance weighting
 (where a bin has only red lenses, those). The published errors are diagonal only, so
