@@ -4,6 +4,7 @@ from .halotools_cache import read_halotools_cache
 from .hdf5_io import read_catalog, write_catalog
 from .hlist import read_hlist
 from .lensing import DEFAULT_DS_RP_EDGES, analytic_delta_sigma, delta_sigma_from_particles
+from .redshift_space import to_redshift_space
 from .schema import CatalogError, HaloCatalog, apply_mass_cut, catalog_from_columns, validate_catalog
 from .synthetic import SyntheticConfig, make_synthetic_catalog
 
@@ -11,5 +12,5 @@ __all__ = (
     "CatalogError", "HaloCatalog", "validate_catalog", "catalog_from_columns", "apply_mass_cut",
     "read_catalog", "write_catalog", "read_halotools_cache", "read_hlist",
     "SyntheticConfig", "make_synthetic_catalog", "load_synthetic_catalog", "synthetic_catalog_path",
-    "DEFAULT_DS_RP_EDGES", "analytic_delta_sigma", "delta_sigma_from_particles",
+    "DEFAULT_DS_RP_EDGES", "analytic_delta_sigma", "delta_sigma_from_particles", "to_redshift_space",
 )

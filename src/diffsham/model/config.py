@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ("ModelConfig", "DEFAULT_RP_EDGES", "DEFAULT_PI_MAX", "SMHM_BACKENDS", "ABUNDANCES", "PATHS")
+__all__ = ("ModelConfig", "DEFAULT_RP_EDGES", "DEFAULT_PI_MAX", "SMHM_BACKENDS", "ABUNDANCES", "PATHS", "SPACES")
 
 DEFAULT_RP_EDGES = tuple(float(e) for e in np.logspace(-1, np.log10(30.0), 16))
 DEFAULT_PI_MAX = 40.0
@@ -14,6 +14,7 @@ DEFAULT_PI_MAX = 40.0
 SMHM_BACKENDS = ("shamnet", "shamnet_alone", "solver")
 ABUNDANCES = ("auto", "model", "catalog")
 PATHS = ("tabulated", "exact")
+SPACES = ("real", "redshift")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class ModelConfig:
         Where tabulations are cached (``diffsham.cache.resolve_cache_dir``).
     pair_backend : {"auto", "numba", "jax"}
         Pair counter of the exact path.
+    space : {"real", "redshift"}
+        Positions wp is counted from: ``"redshift"`` moves each halo along z by its
+        peculiar velocity (``diffsham.catalog.to_redshift_space``), as a measured wp
+        sees it; both paths use them. The SMF and DeltaSigma do not depend on it.
     """
 
     smhm: str = "shamnet"
@@ -54,9 +59,10 @@ class ModelConfig:
     dlogm: float = 0.02
     cache_dir: str | None = None
     pair_backend: str = "auto"
+    space: str = "real"
 
     def __post_init__(self):
-        for name, allowed in (("smhm", SMHM_BACKENDS), ("abundance", ABUNDANCES), ("path", PATHS),
+        for name, allowed in (("smhm", SMHM_BACKENDS), ("abundance", ABUNDANCES), ("path", PATHS), ("space", SPACES),
                               ("pair_backend", ("auto", "numba", "jax"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"model config: unknown {name} {getattr(self, name)!r}; choose from {allowed}")

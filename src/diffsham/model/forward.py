@@ -193,6 +193,10 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
     if ds_bins is not None and cat.delta_sigma is None:
         raise ValueError("ds_bins asked for, but the catalog carries no DeltaSigma profiles")
     _check_catalog_masses(cat)
+    if config.space == "redshift":
+        from ..catalog.redshift_space import to_redshift_space
+
+        cat = to_redshift_space(cat)
     from ..shamnet.io import load_shamnet
 
     net = net or load_shamnet()
