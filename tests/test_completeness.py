@@ -36,3 +36,32 @@ def test_limits_and_the_worst_case():
     np.testing.assert_allclose(worst_fraction_below_cut(smhm, BINS, 10.0, SUPPORTED_LO, SUPPORTED_HI), 0.0)
     # over the supported box the lowest bin can come wholly from halos below 11.3
     assert worst_fraction_below_cut(smhm, BINS, 11.3, SUPPORTED_LO, SUPPORTED_HI)[0] > 0.9
+
+
+def test_a_spec_is_warned_of_incomplete_bins(small_model):
+    """A fit of real galaxies needs every bin complete: the warning names the bins, and
+    a spec may raise its threshold (a mock drawn from the same catalog misses the same
+    galaxies in data and model)."""
+    import pytest
+
+    from diffsham.infer.posterior import check_completeness
+    from diffsham.infer.spec import parse_spec
+
+    doc = {"observables": [{"kind": "smf", "sm_bins": [[10.0, 10.2]], "data": "x"}]}
+    spec = parse_spec(doc, "s.toml")
+    with pytest.warns(RuntimeWarning, match=r"s.toml: the catalog \(log Mpeak >= 11.30\) is incomplete for "
+                                            r"smf\[10, 10.2\] \(up to .*wp\[9.8, 10.4\]"):
+        worst = check_completeness(spec, small_model)
+    assert set(worst) == {"smf[10, 10.2]", "smf[10.2, 10.4]", "smf[10.4, 10.6]", "smf[10.6, 10.8]", "smf[10.8, 11]",
+                          "smf[11, 11.2]", "wp[9.8, 10.4]", "wp[10.4, 11]", "delta_sigma[9.8, 10.4]",
+                          "delta_sigma[10.4, 11]"}
+    lenient = parse_spec(dict(doc, likelihood={"max_incompleteness": 1.0}), "s.toml")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_completeness(lenient, small_model) == worst
+    from diffsham.infer.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"max_incompleteness must be a number in \(0, 1\], got 2"):
+        parse_spec(dict(doc, likelihood={"max_incompleteness": 2}), "s.toml")

@@ -48,6 +48,7 @@ r_max = 10.0
 
 [likelihood]
 covariance = "mock/covariance.txt"
+max_incompleteness = 1.0  # a mock of this catalog: data and model miss the same galaxies
 
 [truth]
 logphi = -1.835

@@ -20,7 +20,8 @@ from ..sham.params import PARAM_NAMES
 from .data import load_data_vector, model_bins
 from .transforms import bounded
 
-__all__ = ("Posterior", "build_model", "build_posterior", "load_spec_catalog", "prior_distribution")
+__all__ = ("Posterior", "build_model", "build_posterior", "check_completeness", "load_spec_catalog",
+           "prior_distribution")
 
 
 def prior_distribution(prior):
@@ -141,7 +142,40 @@ def build_model(spec, progress=True, catalog=None):
     return make_forward_model(cat, smf_bins, wp_bins, ds_bins, config=spec.model, progress=progress)
 
 
+def check_completeness(spec, model):
+    """Warn, naming each bin, where more than ``spec.max_incompleteness`` of a bin's
+    galaxies can come from halos below the catalog's cut somewhere in the prior box.
+    Returns {block name: worst fraction}."""
+    import warnings
+
+    from ..model.completeness import worst_fraction_below_cut
+    from ..model.smhm import make_smhm
+    from ..shamnet.io import load_shamnet
+
+    if model.logmpeak_min is None:
+        return {}
+    box = [(p.value, p.value) if p.kind == "fixed" else (p.lo, p.hi) for p in (spec.priors[n] for n in PARAM_NAMES)]
+    lo, hi = (np.array(side) for side in zip(*box))
+    smhm = make_smhm("shamnet_alone", load_shamnet(), "direct")  # the network: a bound, not the exact solve
+    worst = {}
+    for kind in ("smf", "wp", "delta_sigma"):
+        bins = model.layout.sm_bins(kind)
+        if bins is None:
+            continue
+        for (b_lo, b_hi), f in zip(bins, worst_fraction_below_cut(smhm, bins, model.logmpeak_min, lo, hi)):
+            worst[f"{kind}[{b_lo:g}, {b_hi:g}]"] = float(f)
+    over = {k: f for k, f in worst.items() if f > spec.max_incompleteness}
+    if over:
+        warnings.warn(f"{spec.path}: the catalog (log Mpeak >= {model.logmpeak_min:.2f}) is incomplete for "
+                      + ", ".join(f"{k} (up to {100 * f:.1f}%)" for k, f in over.items())
+                      + f" of the galaxies over the prior (threshold [likelihood] max_incompleteness = "
+                      f"{spec.max_incompleteness:g}); a catalog with a lower cut is needed for data of real galaxies",
+                      RuntimeWarning, stacklevel=2)
+    return worst
+
+
 def build_posterior(spec, progress=True, catalog=None, model=None):
-    """Catalog -> forward model -> data -> Posterior for a spec."""
+    """Catalog -> forward model -> (completeness check) -> data -> Posterior for a spec."""
     model = model if model is not None else build_model(spec, progress, catalog)
+    check_completeness(spec, model)
     return Posterior(spec, model, load_data_vector(spec, model))

@@ -117,6 +117,9 @@ class FitSpec:
     hartlap_n_mocks: int | None = None
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     truth: dict | None = None
+    # the largest fraction of a stellar-mass bin's galaxies that may come from halos below
+    # the catalog's cut, anywhere in the prior box, before a warning names the bin
+    max_incompleteness: float = 0.01
 
     @property
     def folder(self):
@@ -227,9 +230,14 @@ def parse_spec(doc, path="<spec>", text=""):
         prior = _table(f"priors.{name}", prior_tables.get(name, {}), PriorSpec, path)
         priors[name] = _check_prior(prior, name, SUPPORTED_LO[i], SUPPORTED_HI[i], path)
     like = dict(doc.get("likelihood", {}))
-    unknown = sorted(set(like) - {"covariance", "hartlap_n_mocks"})
+    like_keys = ["covariance", "hartlap_n_mocks", "max_incompleteness"]
+    unknown = sorted(set(like) - set(like_keys))
     if unknown:
-        raise SpecError(f"{path}: unknown keys {unknown} in [likelihood]; known are ['covariance', 'hartlap_n_mocks']")
+        raise SpecError(f"{path}: unknown keys {unknown} in [likelihood]; known are {like_keys}")
+    max_incompleteness = like.get("max_incompleteness", 0.01)
+    if isinstance(max_incompleteness, bool) or not isinstance(max_incompleteness, (int, float)) or not (
+            0 < max_incompleteness <= 1):
+        raise SpecError(f"{path}: [likelihood] max_incompleteness must be a number in (0, 1], got {max_incompleteness!r}")
     sampler = _table("sampler", doc.get("sampler", {}), SamplerSpec, path)
     if sampler.method not in SAMPLERS:
         raise SpecError(f"{path}: [sampler] method must be one of {SAMPLERS}, got {sampler.method!r}")
@@ -242,7 +250,7 @@ def parse_spec(doc, path="<spec>", text=""):
             raise SpecError(f"{path}: unknown parameters {bad} in [truth]")
     return FitSpec(path=path, text=text, catalog=catalog, model=model, observables=tuple(observables), priors=priors,
                    covariance=like.get("covariance"), hartlap_n_mocks=like.get("hartlap_n_mocks"), sampler=sampler,
-                   truth=truth)
+                   truth=truth, max_incompleteness=float(max_incompleteness))
 
 
 def _check_prior(prior, name, lo, hi, path):

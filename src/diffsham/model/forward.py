@@ -51,11 +51,14 @@ class ForwardModel:
         The halo abundance SHAM is solved for ("auto" resolved).
     smhm : callable
         Pure ``smhm(theta, logm, halo_grid) -> (<log M*>, SmhmInfo)`` of the backend.
+    logmpeak_min : float
+        The catalog's lightest (sub)halo [log Msun/h]: galaxies of lighter halos are
+        missing from every prediction (``diffsham.model.completeness``).
     """
 
-    def __init__(self, kernel, tables, layout, config, abundance, smhm):
+    def __init__(self, kernel, tables, layout, config, abundance, smhm, logmpeak_min=None):
         self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
-        self.smhm = smhm
+        self.smhm, self.logmpeak_min = smhm, logmpeak_min
         self._mu = jax.jit(jax.vmap(lambda t, m: smhm(t, m, tables.halo_grid)[0], in_axes=(0, None)))
         # closed over, not passed: at 10^6 halos passing the 67 MB of tables as jit
         # arguments costs ~1.5 ms a call (measured), closing over them nothing
@@ -235,5 +238,6 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
         statics = ModelStatics("exact", n_bins, smf_bins, cat.volume, cat.lbox, rp_edges, config.pi_max, cells)
         evaluate = "grid"
     kernel = make_kernel(statics, make_smhm(config.smhm, net, evaluate))
-    return ForwardModel(kernel, tables, layout, config, abundance, make_smhm(config.smhm, net, "direct"))
+    return ForwardModel(kernel, tables, layout, config, abundance, make_smhm(config.smhm, net, "direct"),
+                        logmpeak_min=float(cat.logmpeak.min()))
 
