@@ -129,6 +129,16 @@ def test_a_spec_reads_survey_sources(tmp_path):
     np.testing.assert_allclose(data.values[3:16], yang.values[:13])
     np.testing.assert_allclose(data.covariance[3:16, 3:16], yang.covariance[:13, :13])
     assert np.all(data.covariance[:3, 3:] == 0)
+    # the digest follows the tables a source reads, not only the spec's text
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(DATA, copy)
+    (tmp_path / "copy.toml").write_text(SPEC.format(data=copy))
+    before = read_spec(tmp_path / "copy.toml").digest()
+    table = copy / "smf_sdss_liwhite2009.csv"
+    table.write_text(table.read_text().replace("0.0119744", "0.0119745"))
+    assert read_spec(tmp_path / "copy.toml").digest() != before
     # the Mass-limit covariances of these two bins, as published (4 digits), are indefinite
     (tmp_path / "mass_limit.toml").write_text(SPEC.format(data=DATA).replace("Volume2", "Mass-limit"))
     with pytest.raises(SpecError, match="source yang2012: covariance is not positive definite"):

@@ -14,7 +14,7 @@ import numpy as np
 from ..model.layout import Layout
 from .spec import SpecError
 
-__all__ = ("DataVector", "load_data_vector", "check_covariance", "model_bins")
+__all__ = ("DataVector", "load_data_vector", "check_covariance", "model_bins", "survey_table")
 
 
 class DataVector(NamedTuple):
@@ -77,7 +77,7 @@ def check_covariance(cov, n, where):
     return cov
 
 
-def _survey_table(obs, spec, where):
+def survey_table(obs, spec, where):
     """(rows, covariance) of an observable's survey source, restricted to its sm_bins."""
     from .. import survey
 
@@ -109,7 +109,7 @@ def load_data_vector(spec, model):
             raise SpecError(f"{where}: h = {obs.h}: give the data in h = 1 units (the loaders of survey data convert)")
         survey_cov = None
         if obs.source is not None:
-            table, survey_cov = _survey_table(obs, spec, where)
+            table, survey_cov = survey_table(obs, spec, where)
             r_tol = 1e-2  # published radii are rounded (Yang 2012: 0.19 for 10^-0.721)
         else:
             if obs.data is None:

@@ -130,8 +130,16 @@ class FitSpec:
         return relative if os.path.isabs(relative) else os.path.normpath(os.path.join(self.folder, relative))
 
     def digest(self):
-        """A hash of the spec's text and the files it names (data and covariances)."""
+        """A hash of the spec's text, the files it names (data and covariances) and the
+        survey tables its sources read (as loaded and cut)."""
+        from .data import survey_table
+
         h = hashlib.sha256(self.text.encode())
+        for i, o in enumerate(self.observables):
+            if o.source is not None:
+                rows, cov = survey_table(o, self, f"{self.path}: [observables[{i}]]")
+                h.update(rows.tobytes())
+                h.update(cov.tobytes())
         for f in [o.data for o in self.observables] + [o.covariance for o in self.observables] + [self.covariance]:
             if f and os.path.isfile(self.resolve(f)):
                 with open(self.resolve(f), "rb") as fh:
