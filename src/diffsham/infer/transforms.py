@@ -25,7 +25,7 @@ from jax import numpy as jnp
 from numpyro.distributions import Distribution, constraints
 from numpyro.distributions.transforms import Transform, biject_to
 
-__all__ = ("SHARPNESS", "SoftClipTransform", "soft_interval", "bounded")
+__all__ = ("SHARPNESS", "SoftClipTransform", "bounded")
 
 # k: over the central 80% of the interval the slope stays within 2% of the centre's; the
 # walls' log-Jacobian has a curvature up to (k/4)^2/4 per unit u^2 (a width ~0.2 in u).
@@ -38,9 +38,6 @@ _SCALE = 4.0
 
 class _SoftInterval(constraints._Interval):
     """An interval whose bijection from the real line is the soft clip."""
-
-
-soft_interval = _SoftInterval
 
 
 def _unit_clip(v, k):
