@@ -24,11 +24,12 @@ __all__ = ("Posterior", "build_model", "build_posterior", "check_completeness", 
            "prior_distribution")
 
 
-def prior_distribution(prior):
+def prior_distribution(prior, soft_clip=True):
     """The NumPyro distribution of a (checked) PriorSpec; None for a fixed parameter.
 
     Every prior is bounded (by the supported domain at least); its unconstrained map is
-    the soft clip.
+    the soft clip, or NumPyro's logistic sigmoid with ``soft_clip=False`` (the peer of
+    ``benchmarks/bench_unconstrained_map.py``).
     """
     if prior.kind == "fixed":
         return None
@@ -36,7 +37,7 @@ def prior_distribution(prior):
         base = dist.Uniform(prior.lo, prior.hi)
     else:
         base = dist.TruncatedNormal(prior.loc, prior.scale, low=prior.lo, high=prior.hi)
-    return bounded(base, prior.lo, prior.hi)
+    return bounded(base, prior.lo, prior.hi) if soft_clip else base
 
 
 def load_spec_catalog(spec, progress=True):
@@ -61,19 +62,21 @@ class Posterior:
     spec : FitSpec
     model : ForwardModel
     data : DataVector
+    soft_clip : bool
+        The unconstrained map (see ``prior_distribution``); keyword-only.
     free : tuple of str
         The sampled parameters, in ``PARAM_NAMES`` order.
     fixed : dict
         The fixed ones and their values.
     """
 
-    def __init__(self, spec, model, data):
+    def __init__(self, spec, model, data, *, soft_clip=True):
         self.spec, self.model, self.data = spec, model, data
         self.free = tuple(n for n in PARAM_NAMES if spec.priors[n].kind != "fixed")
         self.fixed = {n: spec.priors[n].value for n in PARAM_NAMES if spec.priors[n].kind == "fixed"}
         if not self.free:
             raise ValueError(f"{spec.path}: every parameter is fixed; nothing to sample")
-        self._priors = {n: prior_distribution(spec.priors[n]) for n in self.free}
+        self._priors = {n: prior_distribution(spec.priors[n], soft_clip) for n in self.free}
         self._chol = jnp.asarray(np.linalg.cholesky(data.covariance))
         self._obs = jnp.asarray(data.values)
         self._index = jnp.asarray(data.index)

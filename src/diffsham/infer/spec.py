@@ -93,8 +93,8 @@ class SamplerSpec:
     # 0.95, not Stan's 0.8: with a step size pooled over chains, lower targets let
     # trajectories run along the logphi-alpha-logmc ridge into the prior box's walls,
     # where the log density falls by thousands, and diverge there. Default mock, 4 x 500
-    # draws, seed 0: 4 divergences at 0.9, none at 0.95; seed 1 had 6 at 0.95, so 0.95
-    # lowers the rate, it does not make it zero (RESULTS.md)
+    # draws, soft clip, seed 0: 4 divergences at 0.9, none at 0.95; seed 1 had 6 at 0.95,
+    # so 0.95 lowers the rate, it does not make it zero (RESULTS.md)
     target_accept: float = 0.95
     max_tree_depth: int = 10
     num_integration_steps: int = 16
@@ -242,7 +242,7 @@ def parse_spec(doc, path="<spec>", text=""):
     unknown = sorted(set(like) - set(like_keys))
     if unknown:
         raise SpecError(f"{path}: unknown keys {unknown} in [likelihood]; known are {like_keys}")
-    max_incompleteness = like.get("max_incompleteness", 0.01)
+    max_incompleteness = like.get("max_incompleteness", FitSpec.max_incompleteness)
     if isinstance(max_incompleteness, bool) or not isinstance(max_incompleteness, (int, float)) or not (
             0 < max_incompleteness <= 1):
         raise SpecError(f"{path}: [likelihood] max_incompleteness must be a number in (0, 1], got {max_incompleteness!r}")

@@ -30,8 +30,9 @@ __all__ = ("SHARPNESS", "SoftClipTransform", "bounded")
 # k: over the central 80% of the interval the slope stays within 2% of the centre's; the
 # walls' log-Jacobian has a curvature up to (k/4)^2/4 per unit u^2 (a width ~0.2 in u).
 # On the default mock (4 x 500 draws, target 0.95, seeds 0 and 1) ESS per gradient was
-# 0.111 and 0.156 at k = 40 against 0.056 and 0.081 with the logistic sigmoid; k = 5,
-# 10, 20 and 80 gave less (benchmarks/RESULTS.md). Sharper walls are stiffer.
+# 0.111 and 0.156 at k = 40 against 0.056 and 0.024 with the logistic sigmoid
+# (benchmarks/bench_unconstrained_map.py); k = 5, 10, 20 and 80 gave less (RESULTS.md).
+# Sharper walls are stiffer.
 SHARPNESS = 40.0
 _SCALE = 4.0
 

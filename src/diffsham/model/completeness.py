@@ -40,4 +40,5 @@ def fraction_below_cut(smhm, theta, sm_bins, logmpeak_min, halo_grid=None):
 def worst_fraction_below_cut(smhm, sm_bins, logmpeak_min, lo, hi):
     """The largest f_b over the corners and the centre of the box [lo, hi] of theta."""
     points = np.concatenate([box_corners(lo, hi), 0.5 * (np.asarray(lo) + np.asarray(hi))[None]])
-    return np.max([fraction_below_cut(smhm, t, sm_bins, logmpeak_min) for t in points], axis=0)
+    grid = halo_grid_from_model()
+    return np.max([fraction_below_cut(smhm, t, sm_bins, logmpeak_min, grid) for t in points], axis=0)
