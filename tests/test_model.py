@@ -240,3 +240,30 @@ def test_sham_on_the_catalogs_own_abundance(shifted_catalog):
     assert sel.sum() >= 8
     assert np.max(np.abs(err["catalog"][sel])) < 0.005, err["catalog"][sel]
     assert np.max(np.abs(err["model"][sel])) > 0.03, err["model"][sel]
+
+
+def test_central_lensing_is_the_host_only_average_on_both_paths(small_catalog, small_model):
+    """ds_lenses="centrals": sum over hosts of w_ib DeltaSigma_i / sum over hosts of w_ib,
+    against that sum written out in NumPy from per-halo weights; tabulated = exact."""
+    from diffsham.sham.scatter import scatter_sigma
+    from diffsham.stats.weights import bin_weights
+
+    config = small_model.config
+    fast = make_forward_model(small_catalog, ds_bins=SM_BINS, config=config, ds_lenses="centrals", progress=False)
+    exact = make_forward_model(small_catalog, ds_bins=SM_BINS, config=config.replace(path="exact"),
+                               ds_lenses="centrals")
+    every = make_forward_model(small_catalog, ds_bins=SM_BINS, config=config.replace(path="exact"))
+    cat = small_catalog
+    mu = np.asarray(exact.mean_log_sm(THETA, cat.logmpeak))
+    w = np.asarray(bin_weights(jnp.asarray(mu), scatter_sigma(jnp.asarray(cat.logmpeak), THETA[3], THETA[4]),
+                               jnp.asarray(SM_BINS)))
+    host = cat.is_host
+    reference = (w[host].T @ cat.delta_sigma[host]) / w[host].sum(axis=0)[:, None]
+    np.testing.assert_allclose(np.asarray(exact.predict(THETA)), reference.ravel(), rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(fast.predict(THETA)), reference.ravel(), rtol=1e-3)
+    # satellites (offset in their hosts) change the average: the selection matters
+    assert np.max(np.abs(np.asarray(every.predict(THETA)) / reference.ravel() - 1)) > 0.05
+    j_fast, j_exact = np.asarray(fast.jacobian(THETA)[1]), np.asarray(exact.jacobian(THETA)[1])
+    assert np.all(np.max(np.abs(j_fast - j_exact), axis=0) / np.max(np.abs(j_exact), axis=0) < 1e-2)
+    with pytest.raises(ValueError, match="ds_lenses"):
+        make_forward_model(small_catalog, ds_bins=SM_BINS, config=config, ds_lenses="satellites")

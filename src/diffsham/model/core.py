@@ -7,7 +7,8 @@ sums into the SMF, wp and DeltaSigma:
 
 * SMF: sum_i w_ib per bin;
 * wp: sum_i w_ib, sum_i w_ib^2 and the weighted pair counts DD_b(rp);
-* DeltaSigma: sum_i w_ib and sum_i w_ib DeltaSigma_i(R).
+* DeltaSigma: sum_i w_ib and sum_i w_ib DeltaSigma_i(R), over the lenses (every halo, or
+  host halos only for central-galaxy lensing).
 
 The tabulated path gets them by contracting tables over fine log Mpeak bins (weights at
 each bin's centre and their first derivative in mass); the exact path from per-halo
@@ -46,6 +47,11 @@ class ModelTables(NamedTuple):
         The tabulation (``diffsham.stats.tabulate``), tabulated path only.
     profiles : array of shape (n_halos, n_r) or None
         Per-halo DeltaSigma, exact path only.
+    lens_n, lens_s1, lens_s2 : arrays of shape (n_m, ) or None
+        Tabulated path: N, S1, S2 of the lens population when it is not every halo
+        (then ds0, ds1 are its sums too); None: the lenses are every halo.
+    lens_mask : array of shape (n_halos, ) or None
+        Exact path: 1 for a halo that is a lens, 0 otherwise; None: every halo.
     """
 
     halo_grid: Any
@@ -60,6 +66,10 @@ class ModelTables(NamedTuple):
     ds0: Any = None
     ds1: Any = None
     profiles: Any = None
+    lens_n: Any = None
+    lens_s1: Any = None
+    lens_s2: Any = None
+    lens_mask: Any = None
 
 
 class ModelStatics(NamedTuple):
@@ -128,7 +138,8 @@ def _tabulated_sums(statics, tables, w, dw):
         wp = (w_sum, w2_sum, tabulated_pair_counts(t.p0, t.p1, t.p11, w_wp, dw_wp))
     ds = None
     if n_ds:
-        ds = (tabulated_sums(t.n, t.s1, t.s2, w_ds, dw_ds)[0], tabulated_delta_sigma_sums(t.ds0, t.ds1, w_ds, dw_ds))
+        lens = (t.n, t.s1, t.s2) if t.lens_n is None else (t.lens_n, t.lens_s1, t.lens_s2)
+        ds = (tabulated_sums(*lens, w_ds, dw_ds)[0], tabulated_delta_sigma_sums(t.ds0, t.ds1, w_ds, dw_ds))
     return smf, wp, ds
 
 
@@ -140,7 +151,10 @@ def _exact_sums(statics, tables, w):
     if n_wp:
         dd = weighted_pair_counts(w_wp, statics.pair_cells, statics.rp_edges, statics.pi_max)
         wp = (w_wp.sum(axis=0), (w_wp**2).sum(axis=0), dd)
-    ds = (w_ds.sum(axis=0), w_ds.T @ tables.profiles) if n_ds else None
+    ds = None
+    if n_ds:
+        w_lens = w_ds if tables.lens_mask is None else w_ds * tables.lens_mask[:, None]
+        ds = (w_lens.sum(axis=0), w_lens.T @ tables.profiles)
     return smf, wp, ds
 
 

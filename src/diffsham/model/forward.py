@@ -54,11 +54,13 @@ class ForwardModel:
     logmpeak_min : float
         The catalog's lightest (sub)halo [log Msun/h]: galaxies of lighter halos are
         missing from every prediction (``diffsham.model.completeness``).
+    ds_lenses : {"all", "centrals"}
+        The lenses of DeltaSigma.
     """
 
-    def __init__(self, kernel, tables, layout, config, abundance, smhm, logmpeak_min=None):
+    def __init__(self, kernel, tables, layout, config, abundance, smhm, logmpeak_min=None, ds_lenses="all"):
         self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
-        self.smhm, self.logmpeak_min = smhm, logmpeak_min
+        self.smhm, self.logmpeak_min, self.ds_lenses = smhm, logmpeak_min, ds_lenses
         self._mu = jax.jit(jax.vmap(lambda t, m: smhm(t, m, tables.halo_grid)[0], in_axes=(0, None)))
         # closed over, not passed: at 10^6 halos passing the 67 MB of tables as jit
         # arguments costs ~1.5 ms a call (measured), closing over them nothing
@@ -69,7 +71,7 @@ class ForwardModel:
 
     def __repr__(self):
         return (f"ForwardModel({self.layout.size} data: {', '.join(self.layout.names)}; smhm={self.config.smhm}, "
-                f"abundance={self.abundance}, path={self.config.path})")
+                f"abundance={self.abundance}, path={self.config.path}, ds_lenses={self.ds_lenses})")
 
     def _theta(self, params, strict):
         """(theta, eager): checked float64 theta for eager calls, untouched when traced."""
@@ -163,8 +165,11 @@ def _check_bins_can_be_populated(cat, layout, smhm, halo_grid):
                     f"{reach_lo:.2f}-{reach_hi:.2f} at most")
 
 
+DS_LENSES = ("all", "centrals")
+
+
 def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config=None, net=None, tabulation=None,
-                       progress=True, **settings):
+                       progress=True, ds_lenses="all", **settings):
     """Build the forward model for a catalog and a choice of statistics.
 
     Parameters
@@ -179,6 +184,9 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
     tabulation : Tabulation, optional
         Reuse one (complete: combine shards first); by default loaded from the cache or built.
     progress : bool
+    ds_lenses : {"all", "centrals"}
+        The lenses of DeltaSigma: every galaxy, or central galaxies only (those of host
+        halos, upid = -1), as for samples of isolated galaxies.
     **settings
         Overrides of ``config`` fields, e.g. ``path="exact"``, ``rp_edges=...``.
 
@@ -195,6 +203,9 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
     ds_bins = None if ds_bins is None else check_sm_edges(ds_bins, "ds_bins")
     if ds_bins is not None and cat.delta_sigma is None:
         raise ValueError("ds_bins asked for, but the catalog carries no DeltaSigma profiles")
+    if ds_lenses not in DS_LENSES:
+        raise ValueError(f"ds_lenses must be one of {DS_LENSES}, got {ds_lenses!r}")
+    centrals = ds_bins is not None and ds_lenses == "centrals"
     _check_catalog_masses(cat)
     if config.space == "redshift":
         from ..catalog.redshift_space import to_redshift_space
@@ -225,6 +236,9 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
             raise ValueError("the tabulation was built from another catalog or binning (its key does not match)")
         arrays = {name: None if getattr(tab, name) is None else jnp.asarray(getattr(tab, name))
                   for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1")}
+        if centrals:
+            arrays.update({f"lens_{m}": jnp.asarray(getattr(tab, f"host_{m}")) for m in ("n", "s1", "s2")},
+                          ds0=jnp.asarray(tab.host_ds0), ds1=jnp.asarray(tab.host_ds1))
         tables = ModelTables(grid, jnp.asarray(tab.logm_centres), jnp.asarray(all_bins), **arrays)
         statics = ModelStatics("tabulated", n_bins, smf_bins, cat.volume, cat.lbox, tab.rp_edges, config.pi_max)
         evaluate = "direct"
@@ -234,10 +248,11 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
             setup = wp_setup(cat.positions, cat.lbox, rp_edges, config.pi_max, backend=config.pair_backend)
             cells, rp_edges = setup.cells, setup.rp_edges
         tables = ModelTables(grid, jnp.asarray(cat.logmpeak), jnp.asarray(all_bins),
-                             profiles=None if ds_bins is None else jnp.asarray(cat.delta_sigma))
+                             profiles=None if ds_bins is None else jnp.asarray(cat.delta_sigma),
+                             lens_mask=jnp.asarray(cat.is_host, dtype=float) if centrals else None)
         statics = ModelStatics("exact", n_bins, smf_bins, cat.volume, cat.lbox, rp_edges, config.pi_max, cells)
         evaluate = "grid"
     kernel = make_kernel(statics, make_smhm(config.smhm, net, evaluate))
     return ForwardModel(kernel, tables, layout, config, abundance, make_smhm(config.smhm, net, "direct"),
-                        logmpeak_min=float(cat.logmpeak.min()))
+                        logmpeak_min=float(cat.logmpeak.min()), ds_lenses=ds_lenses)
 

@@ -13,7 +13,8 @@ statistic into a contraction over bins, at a cost independent of the number of h
 with P0[a, c, k] the ordered pairs of distinct halos (first in a, second in c, rp in bin
 k, |pi| < pi_max), P1 the sum over those pairs of Delta_first, P11 of Delta_first *
 Delta_second; N, S1, S2 the counts and sums of Delta, Delta^2 per bin; D0, D1 the sums of
-DeltaSigma_i and Delta_i DeltaSigma_i. Pairs are enumerated once by a compiled (numba)
+DeltaSigma_i and Delta_i DeltaSigma_i. The same N, S1, S2, D0, D1 over host halos alone
+(upid = -1) serve lensing by central galaxies only. Pairs are enumerated once by a compiled (numba)
 cell-list loop, in parallel over cells, and the tables are cached in HDF5 keyed by the
 catalog and the binning: a changed catalog or binning is detected and rebuilt.
 """
@@ -35,7 +36,7 @@ from .pair_kernels import pair_tables_kernel, rp_slot_table
 __all__ = ("Tabulation", "tabulate", "combine_tabulations", "load_or_tabulate", "tabulation_key", "pair_tables",
            "read_tabulation", "write_tabulation", "BadCacheFile")
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the host-only lensing sums
 
 
 class Tabulation(NamedTuple):
@@ -56,6 +57,12 @@ class Tabulation(NamedTuple):
     lbox: float
     key: str
     n_total: int  # halos in the catalog; n.sum() < n_total for a shard (see ``tabulate``)
+    # n, s1, s2, ds0, ds1 over host halos only (the lenses of central-galaxy lensing)
+    host_n: np.ndarray | None = None  # (n_m, )
+    host_s1: np.ndarray | None = None
+    host_s2: np.ndarray | None = None
+    host_ds0: np.ndarray | None = None  # (n_m, n_ds)
+    host_ds1: np.ndarray | None = None
 
     @property
     def complete(self):
@@ -147,22 +154,39 @@ def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=2, progress=True, rows
     mbin, centres, dm = _mass_bins(cat.logmpeak, dlogm)
     n_m = centres.size
     own = np.arange(n_total) if rows is None else rows
-    n = np.bincount(mbin[own], minlength=n_m).astype(float)
-    s1 = np.bincount(mbin[own], weights=dm[own], minlength=n_m)
-    s2 = np.bincount(mbin[own], weights=dm[own] ** 2, minlength=n_m)
+    n, s1, s2 = _moments(mbin[own], dm[own], n_m)
+    host = own[cat.is_host[own]]
+    host_n, host_s1, host_s2 = _moments(mbin[host], dm[host], n_m)
     steps.update()
     p0, p1, p11 = pair_tables(pos, mbin, dm, n_m, cat.lbox, edges, pi_max, subdivide, rows)
     steps.update()
-    ds0 = ds1 = ds_edges = None
+    ds0 = ds1 = ds_edges = host_ds0 = host_ds1 = None
     if cat.delta_sigma is not None:
-        prof = cat.delta_sigma[own]
-        ds0 = np.stack([np.bincount(mbin[own], weights=col, minlength=n_m) for col in prof.T], axis=1)
-        ds1 = np.stack([np.bincount(mbin[own], weights=col * dm[own], minlength=n_m) for col in prof.T], axis=1)
+        ds0, ds1 = _lensing_sums(cat.delta_sigma[own], mbin[own], dm[own], n_m)
+        host_ds0, host_ds1 = _lensing_sums(cat.delta_sigma[host], mbin[host], dm[host], n_m)
         ds_edges = cat.delta_sigma_rp_edges
     steps.update()
     steps.close()
     return Tabulation(centres, n, s1, s2, p0, p1, p11, ds0, ds1, edges, float(pi_max), ds_edges, float(cat.lbox),
-                      tabulation_key(cat, edges, pi_max, dlogm), n_total)
+                      tabulation_key(cat, edges, pi_max, dlogm), n_total, host_n, host_s1, host_s2, host_ds0, host_ds1)
+
+
+def _moments(mbin, dm, n_m):
+    """N, S1, S2 per mass bin."""
+    return (np.bincount(mbin, minlength=n_m).astype(float), np.bincount(mbin, weights=dm, minlength=n_m),
+            np.bincount(mbin, weights=dm**2, minlength=n_m))
+
+
+def _lensing_sums(profiles, mbin, dm, n_m):
+    """D0, D1 per mass bin, shape (n_m, n_ds) each."""
+    d0 = np.stack([np.bincount(mbin, weights=col, minlength=n_m) for col in profiles.T], axis=1)
+    d1 = np.stack([np.bincount(mbin, weights=col * dm, minlength=n_m) for col in profiles.T], axis=1)
+    return d0, d1
+
+
+_SUMMED_FIELDS = ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1", "host_n", "host_s1", "host_s2", "host_ds0",
+                  "host_ds1")
+_ARRAY_FIELDS = ("logm_centres", "rp_edges", "ds_rp_edges") + _SUMMED_FIELDS
 
 
 def combine_tabulations(shards):
@@ -180,14 +204,13 @@ def combine_tabulations(shards):
             raise ValueError("tabulations of different catalogs or binnings cannot be combined "
                              f"(keys {first.key} and {t.key})")
     summed = {name: None if getattr(first, name) is None else sum(getattr(t, name) for t in shards)
-              for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1")}
+              for name in _SUMMED_FIELDS}
     if summed["n"].sum() > first.n_total + 0.5:
         raise ValueError(f"the shards hold {int(summed['n'].sum())} halos, more than the catalog's "
                          f"{first.n_total}: their rows overlap")
     return first._replace(**summed)
 
 
-_ARRAY_FIELDS = ("logm_centres", "n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1", "rp_edges", "ds_rp_edges")
 _SCALAR_FIELDS = ("pi_max", "lbox", "key", "n_total")
 
 
@@ -280,16 +303,18 @@ def read_tabulation(path):
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise BadCacheFile(f"{path}: unreadable ({exc})") from exc
-    for name in ("logm_centres", "n", "s1", "s2", "p0", "p1", "p11", "rp_edges"):
+    for name in ("logm_centres", "n", "s1", "s2", "p0", "p1", "p11", "rp_edges", "host_n", "host_s1", "host_s2"):
         if fields[name] is None:
             raise BadCacheFile(f"{path}: dataset {name!r} is missing")
     n_m, n_rp = fields["logm_centres"].shape[0], fields["rp_edges"].shape[0] - 1
-    expected = dict(n=(n_m,), s1=(n_m,), s2=(n_m,), p0=(n_rp, n_m, n_m), p1=(n_rp, n_m, n_m), p11=(n_rp, n_m, n_m))
-    if (fields["ds0"] is None) != (fields["ds1"] is None) or (fields["ds0"] is None) != (fields["ds_rp_edges"] is None):
-        raise BadCacheFile(f"{path}: the lensing datasets ds0, ds1, ds_rp_edges must be present together")
+    expected = dict(n=(n_m,), s1=(n_m,), s2=(n_m,), p0=(n_rp, n_m, n_m), p1=(n_rp, n_m, n_m), p11=(n_rp, n_m, n_m),
+                    host_n=(n_m,), host_s1=(n_m,), host_s2=(n_m,))
+    lensing = ("ds0", "ds1", "ds_rp_edges", "host_ds0", "host_ds1")
+    if len({fields[name] is None for name in lensing}) > 1:
+        raise BadCacheFile(f"{path}: the lensing datasets {', '.join(lensing)} must be present together")
     if fields["ds0"] is not None:
         n_ds = fields["ds_rp_edges"].shape[0] - 1
-        expected.update(ds0=(n_m, n_ds), ds1=(n_m, n_ds))
+        expected.update(ds0=(n_m, n_ds), ds1=(n_m, n_ds), host_ds0=(n_m, n_ds), host_ds1=(n_m, n_ds))
     for name, shape in expected.items():
         if fields[name].shape != shape:
             raise BadCacheFile(f"{path}: dataset {name!r} has shape {fields[name].shape}, expected {shape}")
