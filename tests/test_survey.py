@@ -153,3 +153,53 @@ def test_a_spec_reads_survey_sources(tmp_path):
     (tmp_path / "bad.toml").write_text(SPEC.format(data=str(tmp_path / "absent")))
     with pytest.raises(SpecError, match="source 'liwhite2009': .*survey data file not found"):
         load_data_vector(read_spec(tmp_path / "bad.toml"), model)
+
+
+LENSING_SPEC = """
+[[observables]]
+kind = "delta_sigma"
+source = "mandelbaum2016"
+mstar_h = 0.7
+lenses = "centrals"
+data_dir = "{data}"
+sm_bins = [[10.09, 10.39], [10.39, 10.69]]
+"""
+MANDELBAUM_R_EDGES = 10 ** (np.log10(0.0311) + 0.17372 * (np.arange(16) - 0.5))  # likelihoods/sdss_lensing.toml
+
+
+@needs_data
+def test_a_spec_reads_mandelbaum2016_in_h1_bins(tmp_path):
+    """The paper's edges converted (10.4 + 2 log10 0.7 = 10.0902) match the spec's bins to
+    1e-3 dex; each published R falls on one of the lensing bins (its centre is 2% off a
+    geometric centre); default lensing radii are refused by name."""
+    from types import SimpleNamespace
+
+    from diffsham.catalog import DEFAULT_DS_RP_EDGES
+    from diffsham.infer import read_spec
+    from diffsham.infer.data import load_data_vector
+    from diffsham.infer.spec import SpecError
+    from diffsham.model.layout import Layout
+
+    (tmp_path / "ds.toml").write_text(LENSING_SPEC.format(data=DATA))
+    spec = read_spec(tmp_path / "ds.toml")
+    assert spec.observables[0].lenses == "centrals"
+    bins = np.array(spec.observables[0].sm_bins)
+    model = SimpleNamespace(layout=Layout.from_bins(None, None, bins, None, MANDELBAUM_R_EDGES))
+    data = load_data_vector(spec, model)
+    paper = load_mandelbaum2016_delta_sigma(mstar_h=0.7, sm_bins=[(10.4, 10.7), (10.7, 11.0)])
+    np.testing.assert_allclose(data.values, paper.values)
+    np.testing.assert_array_equal(data.index, np.arange(30))
+    np.testing.assert_allclose(np.diag(data.covariance), np.diag(paper.covariance))
+    model = SimpleNamespace(layout=Layout.from_bins(None, None, bins, None, DEFAULT_DS_RP_EDGES))
+    with pytest.raises(SpecError, match="r = 0.0311 is not a bin centre of the model"):
+        load_data_vector(spec, model)
+    (tmp_path / "bad.toml").write_text(LENSING_SPEC.format(data=DATA).replace('"centrals"', '"satellites"'))
+    with pytest.raises(SpecError, match="lenses must be 'all' or 'centrals'"):
+        read_spec(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text('[catalog]\nds_rp_edges = [0.1, 0.05]\n' + LENSING_SPEC.format(data=DATA))
+    with pytest.raises(SpecError, match="ds_rp_edges must be two or more increasing positive radii"):
+        read_spec(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text(LENSING_SPEC.format(data=DATA).replace("delta_sigma", "smf").replace(
+        'source = "mandelbaum2016"\nmstar_h = 0.7\n', ""))
+    with pytest.raises(SpecError, match="'centrals' is for delta_sigma only"):
+        read_spec(tmp_path / "bad.toml")

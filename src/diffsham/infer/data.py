@@ -91,13 +91,19 @@ def survey_table(obs, spec, where):
     sm = vector.rows[:, :2]
     if obs.kind == "smf":
         keep = (sm[:, 0] >= bins.min() - 1e-6) & (sm[:, 1] <= bins.max() + 1e-6)
+        rows = vector.rows
     else:  # the scale cut first: published radii beyond the model's bins are dropped by it
-        keep = np.any(np.all(np.isclose(sm[:, None, :], bins[None], atol=1e-6), axis=2), axis=1)
+        # converted edges (Mandelbaum 2016: 10.4 + 2 log10 0.7 = 10.0902) match a spec's
+        # bin to 1e-3 dex, and take the spec's edges
+        match = np.all(np.isclose(sm[:, None, :], bins[None], atol=1e-3), axis=2)
+        keep = np.any(match, axis=1)
         keep &= (vector.rows[:, 2] >= obs.r_min) & (vector.rows[:, 2] <= obs.r_max)
+        rows = vector.rows.copy()
+        rows[keep, :2] = bins[np.argmax(match[keep], axis=1)]
     if not np.any(keep):
         raise SpecError(f"{where}: source {obs.source!r} has no rows in the spec's sm_bins; its bins are "
                         f"{np.unique(sm, axis=0).round(4).tolist()}")
-    return vector.rows[keep], vector.covariance[np.ix_(keep, keep)]
+    return rows[keep], vector.covariance[np.ix_(keep, keep)]
 
 
 def load_data_vector(spec, model):
@@ -110,7 +116,10 @@ def load_data_vector(spec, model):
         survey_cov = None
         if obs.source is not None:
             table, survey_cov = survey_table(obs, spec, where)
-            r_tol = 1e-2  # published radii are rounded (Yang 2012: 0.19 for 10^-0.721)
+            # published radii are rounded (Yang 2012: 0.19 for 10^-0.721) or are not the
+            # bins' geometric centres (Mandelbaum 2016: 2% above): a radius matches the
+            # bin whose geometric centre lies within a tenth of the bin's log width
+            r_tol = None
         else:
             if obs.data is None:
                 raise SpecError(f"{where}: no data file")
@@ -136,7 +145,11 @@ def load_data_vector(spec, model):
             if not block:
                 raise SpecError(f"{where}: row {row} stellar-mass bin {sm} is not one of the spec's sm_bins")
             b = block[0]
-            hits = np.flatnonzero(np.isclose(b.centres, line[2], rtol=r_tol))
+            if r_tol is None:
+                log_width = np.log10(b.edges[1:] / b.edges[:-1])
+                hits = np.flatnonzero(np.abs(np.log10(line[2] / b.centres)) <= 0.1 * log_width)
+            else:
+                hits = np.flatnonzero(np.isclose(b.centres, line[2], rtol=r_tol))
             if hits.size == 0:
                 raise SpecError(f"{where}: row {row}: r = {line[2]:g} is not a bin centre of the model "
                                 f"({np.round(b.centres, 4).tolist()})")

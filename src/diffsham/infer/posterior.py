@@ -45,7 +45,7 @@ def load_spec_catalog(spec, progress=True):
     c = spec.catalog
     if c.kind == "synthetic":
         return load_synthetic_catalog(SyntheticConfig(lbox=c.lbox, logmpeak_min=c.logmpeak_min, seed=c.seed,
-                                                      n_grid=c.n_grid), progress=progress)
+                                                      n_grid=c.n_grid), progress=progress, ds_rp_edges=c.ds_rp_edges)
     path = spec.resolve(c.path)
     if c.format == "halotools":
         return read_halotools_cache(path, **({"mass_column": c.mass_column} if c.mass_column else {}))
@@ -142,7 +142,9 @@ def build_model(spec, progress=True, catalog=None):
     """The forward model of a spec: its catalog, its [model] table, its observables' bins."""
     cat = catalog if catalog is not None else load_spec_catalog(spec, progress)
     smf_bins, wp_bins, ds_bins = model_bins(spec)
-    return make_forward_model(cat, smf_bins, wp_bins, ds_bins, config=spec.model, progress=progress)
+    lenses = {o.kind: o.lenses for o in spec.observables}.get("delta_sigma", "all")
+    return make_forward_model(cat, smf_bins, wp_bins, ds_bins, config=spec.model, progress=progress,
+                              ds_lenses=lenses)
 
 
 def check_completeness(spec, model):

@@ -28,7 +28,10 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class CatalogSpec:
-    """``kind = "synthetic"`` (SyntheticConfig fields) or ``kind = "file"`` (path, format, mass_column)."""
+    """``kind = "synthetic"`` (SyntheticConfig fields, and ``ds_rp_edges``, the radial
+    bins [Mpc/h] of its analytic lensing profiles, by default
+    ``diffsham.catalog.DEFAULT_DS_RP_EDGES``) or ``kind = "file"`` (path, format,
+    mass_column)."""
 
     kind: str = "synthetic"
     lbox: float = 250.0
@@ -38,6 +41,7 @@ class CatalogSpec:
     path: str | None = None
     format: str = "diffsham"
     mass_column: str | None = None
+    ds_rp_edges: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,10 @@ class ObservableSpec:
     and ``mstar_h`` (Mandelbaum 2016: the h its stellar masses assume, required). The
     rows kept are those in the spec's ``sm_bins`` (the SMF: inside their range), and the
     covariance is the table's.
+
+    ``lenses`` (DeltaSigma only): ``"all"`` galaxies, or ``"centrals"``, the galaxies of
+    host halos (upid = -1), for samples of isolated galaxies such as Mandelbaum et al.
+    2016's.
     """
 
     kind: str
@@ -70,6 +78,7 @@ class ObservableSpec:
     data_dir: str | None = None
     sample: str | None = None
     mstar_h: float | None = None
+    lenses: str = "all"
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,17 @@ def parse_spec(doc, path="<spec>", text=""):
         raise SpecError(f"{path}: [catalog] kind must be 'synthetic' or 'file', got {catalog.kind!r}")
     if catalog.kind == "file" and not catalog.path:
         raise SpecError(f"{path}: [catalog] kind = 'file' needs a path")
+    if catalog.ds_rp_edges is not None:
+        edges = catalog.ds_rp_edges
+        if catalog.kind != "synthetic":
+            raise SpecError(f"{path}: [catalog] ds_rp_edges sets the radii of a synthetic catalog's lensing profiles; "
+                            "a catalog file carries its own")
+        if (not isinstance(edges, (list, tuple)) or len(edges) < 2
+                or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and e > 0 for e in edges)
+                or any(b <= a for a, b in zip(edges, edges[1:]))):
+            raise SpecError(f"{path}: [catalog] ds_rp_edges must be two or more increasing positive radii [Mpc/h], "
+                            f"got {edges!r}")
+        catalog = dataclasses.replace(catalog, ds_rp_edges=tuple(float(e) for e in edges))
     try:
         model = ModelConfig.from_dict(doc.get("model", {}), where=f"{path}: [model]")
     except ValueError as exc:
@@ -221,6 +241,9 @@ def parse_spec(doc, path="<spec>", text=""):
             if (o.mstar_h is not None) != (o.source == "mandelbaum2016"):
                 raise SpecError(f"{path}: [{where}] mstar_h (the h of the paper's stellar masses) is a key of source "
                                 "'mandelbaum2016' only, and it needs one")
+        if o.lenses not in ("all", "centrals") or (o.lenses != "all" and o.kind != "delta_sigma"):
+            raise SpecError(f"{path}: [{where}] lenses must be 'all' or 'centrals', and 'centrals' is for delta_sigma "
+                            f"only; got {o.lenses!r} for {o.kind}")
         if o.h <= 0 or o.model_error < 0 or o.r_min >= o.r_max:
             raise SpecError(f"{path}: [{where}] needs h > 0, model_error >= 0 and r_min < r_max")
         observables.append(o)

@@ -2,16 +2,18 @@
 galaxies (mostly centrals), in stellar-mass bins, red and blue apart.
 
 Convention: R [Mpc/h, comoving] and DeltaSigma [h Msun/pc^2, comoving] are h = 1 already.
-The stellar-mass bin edges are log10(M*/Msun) as in the paper (the abstract quotes
-10.3 < log[M*/Msun] < 11.6): a physical mass for the paper's assumed h, which our copy
-does not state and which was **not established** here. The loader therefore takes
-``mstar_h``, the h those masses assume, and converts the edges by + 2 log10(mstar_h);
-``mstar_h = 1`` leaves them as they are. Pass it explicitly: there is no default.
-Evidence so far (not proof): the abstract writes M* in Msun with no h, and DESCQA's
-DeltaSigmaTest, the source of our copy, cuts the cosmoDC2 catalog's physical stellar
-masses (h = 0.71) at these edges unconverted, i.e. it reads them as physical masses
-for h ~ 0.7. The paper's own statement of its cosmology was not found in the stored
-pages.
+The stellar-mass bin edges are log10(M*/Msun) as in the paper. The loader takes
+``mstar_h``, the h those masses assume, and converts the edges by + 2 log10(mstar_h)
+(``mstar_h = 1`` leaves them as they are); there is no default, so every spec states it.
+
+The SDSS specs use ``mstar_h = 0.7``: physical masses for h ~ 0.7. What decides it is
+whether the masses are physical or in Msun/h^2 (0.31 dex apart); among physical
+conventions (h = 0.67-0.73) the edges move by 0.03 dex at most, a tenth of the narrowest
+bin. Evidence that they are physical: the abstract quotes the range as
+10.3 < log[M*/Msun] < 11.6, in Msun with no h; and DESCQA's DeltaSigmaTest, the source of
+our copy, cuts the cosmoDC2 catalog's physical stellar masses (h = 0.71) at these edges
+unconverted. The paper's own statement of its cosmology was not in the stored pages: if
+it turns out to give the masses in Msun/h^2, use ``mstar_h = 1``.
 
 Red and blue lenses of one bin are combined at each R by inverse-variance weighting
 (where a bin has only red lenses, those). The published errors are diagonal only, so
