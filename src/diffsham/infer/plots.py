@@ -112,10 +112,16 @@ def _smhm(idata, path):
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.fill_between(logm, lo2, hi2, color="C0", alpha=0.2, label="95%")
     ax.fill_between(logm, lo, hi, color="C0", alpha=0.5, label="68%")
-    ax.plot(logm, med, color="C0")
+    ax.plot(logm, med, color="C0", label="this fit (median)")
+    from ..survey import PUBLISHED_SMHM
+
+    # the published relations at z = 0.1 in h = 1 units (their halo mass definitions
+    # differ from Mpeak: diffsham.survey.published_smhm)
+    for k, (relation, label) in enumerate(PUBLISHED_SMHM.values()):
+        ax.plot(logm, relation(logm, z=0.1), ls="--", color=f"C{k + 1}", label=label)
     ax.set_xlabel(r"$\log_{10} M_{\rm peak}\ [M_\odot/h]$")
     ax.set_ylabel(r"$\langle \log_{10} M_\star \rangle\ [M_\odot/h^2]$")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

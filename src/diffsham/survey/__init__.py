@@ -7,6 +7,7 @@ whose ``convention`` says what the paper's convention was and what was converted
 from .bernardi2013 import load_bernardi2013_smf
 from .liwhite2009 import load_liwhite2009_smf
 from .mandelbaum2016 import load_mandelbaum2016_delta_sigma
+from .published_smhm import PUBLISHED_SMHM, behroozi2013_log_mstar, moster2013_log_mstar
 from .table import SurveyDataError, SurveyVector, default_data_dir
 from .yang2012 import YANG2012_SAMPLES, load_yang2012_wp
 
@@ -16,4 +17,5 @@ SOURCES = {"yang2012": ("wp", load_yang2012_wp), "liwhite2009": ("smf", load_liw
            "mandelbaum2016": ("delta_sigma", load_mandelbaum2016_delta_sigma)}
 
 __all__ = ("SOURCES", "SurveyDataError", "SurveyVector", "default_data_dir", "load_yang2012_wp", "YANG2012_SAMPLES",
-           "load_liwhite2009_smf", "load_bernardi2013_smf", "load_mandelbaum2016_delta_sigma")
+           "load_liwhite2009_smf", "load_bernardi2013_smf", "load_mandelbaum2016_delta_sigma", "PUBLISHED_SMHM",
+           "behroozi2013_log_mstar", "moster2013_log_mstar")
