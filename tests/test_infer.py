@@ -177,6 +177,9 @@ def test_run_folder_holds_results_and_report_remakes_them(fits, tmp_path):
     rows, run, _ = report(str(tmp_path), progress=False, idata=back)
     assert {"trace.png", "corner.png", "ppc.png", "smhm.png", "summary.csv", "summary.json"} <= set(os.listdir(tmp_path))
     assert run["n_grad_sampling"] > 0 and len(rows) == 5
+    # the mock is the model at the truth: the best stored draw fits it (chi2/dof well below 1)
+    chi2 = json.loads((tmp_path / "summary.json").read_text())["chi_square"]
+    assert chi2["total"]["dof"] == chi2["total"]["n"] - 5 and chi2["total"]["chi2_per_dof"] < 1.0
 
 
 def _fit_cmd(spec, out, *extra):

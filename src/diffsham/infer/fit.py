@@ -1,5 +1,5 @@
 """A whole fit: spec -> posterior -> sampler -> results on disk (run.nc, summary.csv,
-summary.json, plots), and ``report`` to remake the summary and plots from run.nc."""
+summary.json with the chi-square of the fit, plots), and ``report`` to remake the summary and plots from run.nc."""
 import dataclasses
 import os
 
@@ -9,6 +9,7 @@ from jax import numpy as jnp
 
 from ..cache import atomic_tmp_path
 from ..sham.params import PARAM_NAMES
+from .goodness import chi_square_table, format_chi_square
 from .posterior import build_posterior
 from .results import format_summary, run_warnings, summary_table, to_inference_data, write_summary
 from .samplers import run_sampler
@@ -85,10 +86,17 @@ def report(run_dir, progress=True, idata=None):
     rows, run = summary_table(idata)
     spec_priors = _prior_bounds(idata)
     warnings = run_warnings(idata, rows, int(idata.attrs.get("max_tree_depth", 10)), spec_priors)
-    write_summary(rows, run, warnings, os.path.join(run_dir, "summary.csv"))
+    goodness = None
+    if "constant_data" in idata.groups():
+        goodness = chi_square_table(idata)
+        warnings += [f"the model does not fit {r['name']}: chi2 {r['chi2']:.1f} for {r['n']} points (p = {r['p']:.1g})"
+                     for r in goodness["observables"] + goodness["bins"] if r["p"] < 1e-3]
+    write_summary(rows, run, warnings, os.path.join(run_dir, "summary.csv"), goodness=goodness)
     plots = write_plots(idata, run_dir)
     if progress:
         print(format_summary(rows, run, warnings))
+        if goodness is not None:
+            print("\n".join(format_chi_square(goodness)))
         print(f"wrote {os.path.join(run_dir, RUN_FILE)}, summary.csv/.json and {', '.join(os.path.basename(p) for p in plots)}")
     return rows, run, warnings
 

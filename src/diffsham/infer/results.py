@@ -12,6 +12,7 @@ from importlib import metadata
 import numpy as np
 
 from ..cache import atomic_tmp_path
+from ..sham.params import PARAM_NAMES, SUPPORTED_HI, SUPPORTED_LO
 
 __all__ = ("to_inference_data", "summary_table", "run_warnings", "write_summary", "SUMMARY_COLUMNS")
 
@@ -139,12 +140,17 @@ def run_warnings(idata, rows, max_tree_depth=10, prior_bounds=None):
         width = hi - lo
         for side, edge, frac in (("lower", lo, np.mean(x < lo + 0.02 * width)), ("upper", hi, np.mean(x > hi - 0.02 * width))):
             if frac > 0.05:
-                out.append(f"{name}: {frac:.0%} of the posterior lies within 2% of the prior's {side} bound {edge:g}")
+                domain = dict(zip(PARAM_NAMES, zip(SUPPORTED_LO, SUPPORTED_HI)))[name][side == "upper"]
+                why = (": the edge of the supported domain, beyond which SHAMNet is not used; the data may prefer "
+                       "values outside it" if np.isclose(edge, domain) else "")
+                out.append(f"{name}: {frac:.0%} of the posterior lies within 2% of the prior's {side} bound {edge:g}"
+                           + why)
     return out
 
 
-def write_summary(rows, run, warnings, path):
-    """CSV of the rows, and a JSON of the run-level figures and warnings beside it."""
+def write_summary(rows, run, warnings, path, goodness=None):
+    """CSV of the rows, and a JSON of the run-level figures, warnings and (``goodness``,
+    from ``chi_square_table``) the chi-square beside it."""
     tmp = atomic_tmp_path(path)
     with open(tmp, "w") as f:
         f.write(",".join(SUMMARY_COLUMNS) + "\n")
@@ -154,7 +160,7 @@ def write_summary(rows, run, warnings, path):
     side = os.path.splitext(path)[0] + ".json"
     tmp = atomic_tmp_path(side)
     with open(tmp, "w") as f:
-        json.dump(dict(run=run, warnings=warnings, parameters=rows), f, indent=1, default=float)
+        json.dump(dict(run=run, warnings=warnings, parameters=rows, chi_square=goodness), f, indent=1, default=float)
     os.replace(tmp, side)
 
 
