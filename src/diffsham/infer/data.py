@@ -29,12 +29,16 @@ class DataVector(NamedTuple):
         Positions of the data in the model's full data vector.
     layout : Layout
         The blocks and bins of ``values``.
+    box_covariance : ndarray of shape (n, n) or None
+        The simulation box's jackknife covariance of the prediction, where the spec adds
+        it (already included in ``covariance``).
     """
 
     values: np.ndarray
     covariance: np.ndarray
     index: np.ndarray
     layout: Layout
+    box_covariance: np.ndarray | None = None
 
 
 def model_bins(spec):

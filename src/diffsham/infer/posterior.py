@@ -180,7 +180,29 @@ def check_completeness(spec, model):
 
 
 def build_posterior(spec, progress=True, catalog=None, model=None):
-    """Catalog -> forward model -> (completeness check) -> data -> Posterior for a spec."""
+    """Catalog -> forward model -> (completeness check) -> data -> Posterior for a spec.
+
+    With ``[likelihood] box_covariance = "jackknife"`` the box's own jackknife covariance
+    of the prediction (``diffsham.model.jackknife``, at the MAP of the posterior without
+    it) is added to the data covariance.
+    """
+    if spec.box_covariance == "jackknife" and catalog is None:
+        catalog = load_spec_catalog(spec, progress)
     model = model if model is not None else build_model(spec, progress, catalog)
     check_completeness(spec, model)
-    return Posterior(spec, model, load_data_vector(spec, model))
+    posterior = Posterior(spec, model, load_data_vector(spec, model))
+    if spec.box_covariance != "jackknife":
+        return posterior
+    import jax
+
+    from ..model.jackknife import jackknife_covariance
+    from .samplers import find_map
+
+    x, _, unravel = find_map(posterior, posterior.potential, jax.random.PRNGKey(spec.sampler.seed))
+    if x is None:
+        raise RuntimeError(f"{spec.path}: no MAP point found to evaluate the jackknife covariance at")
+    theta = posterior.theta(posterior.from_unconstrained(unravel(jnp.asarray(x))))
+    jk = jackknife_covariance(model, catalog, theta, n_side=spec.jackknife_n_side, progress=progress)
+    data = posterior.data
+    box = jk.covariance[np.ix_(data.index, data.index)]
+    return Posterior(spec, model, data._replace(covariance=data.covariance + box, box_covariance=box))

@@ -73,6 +73,9 @@ def to_inference_data(posterior, result, predictions=None, smhm=None, smhm_logmp
                                   dims={"data": ["data_element"]}))
         constant = {"prediction": predictions, "covariance": data.covariance}
         cdims = {"prediction": ["chain", "kept_draw", "data_element"], "covariance": ["data_element", "data_element_2"]}
+        if data.box_covariance is not None:
+            constant["box_covariance"] = data.box_covariance
+            cdims["box_covariance"] = ["data_element", "data_element_2"]
         if smhm is not None:
             constant.update(smhm=smhm, smhm_logmpeak=smhm_logmpeak)
             cdims.update(smhm=["chain", "kept_draw", "logmpeak"], smhm_logmpeak=["logmpeak"])

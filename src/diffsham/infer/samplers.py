@@ -34,7 +34,7 @@ from .. import __version__
 from ..cache import atomic_tmp_path
 from .adaptation import FROZEN, build_adaptive_kernel, scan_chunk, warmup_schedule
 
-__all__ = ("SamplerStalled", "RunResult", "run_sampler", "initial_positions", "CHECKPOINT_NAME")
+__all__ = ("SamplerStalled", "RunResult", "run_sampler", "initial_positions", "find_map", "CHECKPOINT_NAME")
 
 CHECKPOINT_NAME = "checkpoint.npz"
 _STATS = ("lp", "energy", "acceptance_rate", "diverging", "n_steps", "tree_depth")
@@ -72,30 +72,27 @@ class RunResult(NamedTuple):
     compile_seconds: float = 0.0
 
 
-def initial_positions(posterior, sampler, key, potential):
-    """Unconstrained starting points for every chain, and an initial inverse mass matrix.
+def find_map(posterior, potential, key):
+    """The maximum a posteriori point in the unconstrained space, and its Laplace matrix.
 
-    ``init = "prior"``: draws from the priors (no mass matrix: identity). ``init = "map"``:
-    the maximum a posteriori point (optax Adam, then Newton steps, in the unconstrained
-    space) and its Laplace approximation, whose covariance is the initial dense inverse
-    mass matrix; chains start at draws from that Gaussian widened by
-    ``1 + init_dispersion`` (overdispersed, so that R-hat means something).
+    optax Adam from the prior's centre (the median of 256 prior draws), then saddle-free
+    Newton steps with Levenberg-Marquardt damping; the Hessian is central differences of
+    the exact gradient.
 
     Returns
     -------
-    u : dict of arrays of shape (chains, )
-    inverse_mass_matrix : ndarray of shape (d, d) or None
-        In the order of ``jax.flatten_util.ravel_pytree`` (sorted names), as BlackJAX uses.
+    x : ndarray of shape (d, ), or None where no maximum was found (the Hessian not
+        positive definite where the optimiser stopped)
+    cov : ndarray of shape (d, d) or None
+        The inverse Hessian there.
+    unravel : callable
+        Flat vector -> dict of the free parameters (``jax.flatten_util.ravel_pytree``
+        order, sorted names, as BlackJAX uses).
     """
     from jax.flatten_util import ravel_pytree
-
-    k_prior, k_disp = jax.random.split(key)
-    u = posterior.to_unconstrained(posterior.draw_prior(k_prior, sampler.chains))
-    if sampler.init == "prior":
-        return u, None
     import optax
 
-    many = posterior.to_unconstrained(posterior.draw_prior(k_prior, 256))
+    many = posterior.to_unconstrained(posterior.draw_prior(key, 256))
     flat0, unravel = ravel_pytree({n: jnp.median(v) for n, v in many.items()})  # the prior's centre
     # one compiled function (value and exact gradient) serves Adam, Newton and the
     # Hessian (central differences of the gradient): compiling a scan of Adam steps and
@@ -137,17 +134,40 @@ def initial_positions(posterior, sampler, key, potential):
     h = hessian(x)
     w, v = np.linalg.eigh(h) if np.all(np.isfinite(h)) else (np.array([-1.0]), None)
     if w[0] <= 0 or not g @ np.linalg.solve(h, g) < 1e-2:
+        return None, None, unravel
+    return x, (v / w) @ v.T, unravel
+
+
+def initial_positions(posterior, sampler, key, potential):
+    """Unconstrained starting points for every chain, and an initial inverse mass matrix.
+
+    ``init = "prior"``: draws from the priors (no mass matrix: identity). ``init = "map"``:
+    the maximum a posteriori point (``find_map``) and its Laplace approximation, whose
+    covariance is the initial dense inverse mass matrix; chains start at draws from that
+    Gaussian widened by ``1 + init_dispersion`` (overdispersed, so that R-hat means
+    something).
+
+    Returns
+    -------
+    u : dict of arrays of shape (chains, )
+    inverse_mass_matrix : ndarray of shape (d, d) or None
+        In the order of ``jax.flatten_util.ravel_pytree`` (sorted names), as BlackJAX uses.
+    """
+    k_prior, k_disp = jax.random.split(key)
+    u = posterior.to_unconstrained(posterior.draw_prior(k_prior, sampler.chains))
+    if sampler.init == "prior":
+        return u, None
+    x, cov, unravel = find_map(posterior, potential, k_prior)
+    if x is None:
         import warnings
 
         warnings.warn("no maximum a posteriori point found (the Hessian is not positive definite where the "
                       "optimiser stopped): chains start from prior draws with an identity mass matrix",
                       RuntimeWarning, stacklevel=2)
         return u, None
-    cov = (v / w) @ v.T
     z = np.asarray(jax.random.normal(k_disp, (sampler.chains, x.size)))
     start = x + (1.0 + sampler.init_dispersion) * z @ np.linalg.cholesky(cov).T
-    u = jax.vmap(unravel)(jnp.asarray(start))
-    return u, cov
+    return jax.vmap(unravel)(jnp.asarray(start)), cov
 
 
 def _algorithm(sampler):

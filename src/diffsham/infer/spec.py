@@ -129,6 +129,9 @@ class FitSpec:
     # the largest fraction of a stellar-mass bin's galaxies that may come from halos below
     # the catalog's cut, anywhere in the prior box, before a warning names the bin
     max_incompleteness: float = 0.01
+    # "jackknife": add the box's jackknife covariance of the prediction (n_side^3 cubes)
+    box_covariance: str = "none"
+    jackknife_n_side: int = 3
 
     @property
     def folder(self):
@@ -261,7 +264,7 @@ def parse_spec(doc, path="<spec>", text=""):
         prior = _table(f"priors.{name}", prior_tables.get(name, {}), PriorSpec, path)
         priors[name] = _check_prior(prior, name, SUPPORTED_LO[i], SUPPORTED_HI[i], path)
     like = dict(doc.get("likelihood", {}))
-    like_keys = ["covariance", "hartlap_n_mocks", "max_incompleteness"]
+    like_keys = ["covariance", "hartlap_n_mocks", "max_incompleteness", "box_covariance", "jackknife_n_side"]
     unknown = sorted(set(like) - set(like_keys))
     if unknown:
         raise SpecError(f"{path}: unknown keys {unknown} in [likelihood]; known are {like_keys}")
@@ -269,6 +272,14 @@ def parse_spec(doc, path="<spec>", text=""):
     if isinstance(max_incompleteness, bool) or not isinstance(max_incompleteness, (int, float)) or not (
             0 < max_incompleteness <= 1):
         raise SpecError(f"{path}: [likelihood] max_incompleteness must be a number in (0, 1], got {max_incompleteness!r}")
+    box_covariance = like.get("box_covariance", FitSpec.box_covariance)
+    if box_covariance not in ("none", "jackknife"):
+        raise SpecError(f"{path}: [likelihood] box_covariance must be 'none' or 'jackknife', got {box_covariance!r}")
+    n_side = like.get("jackknife_n_side", FitSpec.jackknife_n_side)
+    if isinstance(n_side, bool) or not isinstance(n_side, int) or not 2 <= n_side <= 8:
+        raise SpecError(f"{path}: [likelihood] jackknife_n_side must be an integer in [2, 8], got {n_side!r}")
+    if box_covariance == "jackknife" and model.path != "tabulated":
+        raise SpecError(f"{path}: [likelihood] box_covariance = 'jackknife' needs [model] path = 'tabulated'")
     sampler = _table("sampler", doc.get("sampler", {}), SamplerSpec, path)
     if sampler.method not in SAMPLERS:
         raise SpecError(f"{path}: [sampler] method must be one of {SAMPLERS}, got {sampler.method!r}")
@@ -281,7 +292,8 @@ def parse_spec(doc, path="<spec>", text=""):
             raise SpecError(f"{path}: unknown parameters {bad} in [truth]")
     return FitSpec(path=path, text=text, catalog=catalog, model=model, observables=tuple(observables), priors=priors,
                    covariance=like.get("covariance"), hartlap_n_mocks=like.get("hartlap_n_mocks"), sampler=sampler,
-                   truth=truth, max_incompleteness=float(max_incompleteness))
+                   truth=truth, max_incompleteness=float(max_incompleteness), box_covariance=box_covariance,
+                   jackknife_n_side=n_side)
 
 
 def _check_prior(prior, name, lo, hi, path):

@@ -29,7 +29,8 @@ from ..stats.weights import bin_weights
 from ..stats.wprp import wp_from_counts
 from .domain import in_supported_domain
 
-__all__ = ("ModelTables", "ModelStatics", "ModelInfo", "make_kernel")
+__all__ = ("ModelTables", "ModelStatics", "ModelInfo", "make_kernel", "bin_weights_and_slopes", "assemble",
+           "weight_sums_from_tables")
 
 
 class ModelTables(NamedTuple):
@@ -113,7 +114,7 @@ def _split(x, n_bins):
     return [x[..., edges[i]:edges[i + 1]] for i in range(3)]
 
 
-def _assemble(statics, smf_sum, wp_sums, ds_sums):
+def assemble(statics, smf_sum, wp_sums, ds_sums):
     """The data vector from the weight sums of each statistic (None where absent)."""
     out = []
     if smf_sum is not None:
@@ -127,7 +128,8 @@ def _assemble(statics, smf_sum, wp_sums, ds_sums):
     return jnp.concatenate(out)
 
 
-def _tabulated_sums(statics, tables, w, dw):
+def weight_sums_from_tables(statics, tables, w, dw):
+    """The weight sums of every statistic from a tabulation (what ``assemble`` takes)."""
     n_smf, n_wp, n_ds = statics.n_bins
     (w_smf, w_wp, w_ds), (dw_smf, dw_wp, dw_ds) = _split(w, statics.n_bins), _split(dw, statics.n_bins)
     t = tables
@@ -158,6 +160,20 @@ def _exact_sums(statics, tables, w):
     return smf, wp, ds
 
 
+def _weights_at(smhm, theta, tables, logm):
+    p = as_params(theta)
+    mu, info = smhm(theta, logm, tables.halo_grid)
+    return bin_weights(mu, scatter_sigma(logm, p.s_lo, p.s_hi), tables.sm_edges), info
+
+
+def bin_weights_and_slopes(smhm, theta, tables):
+    """Bin weights at the tabulation's bin centres and their derivative in log Mpeak
+    (first order inside each bin: DESIGN.md idea 2): (w, dw, SmhmInfo), w and dw of
+    shape (n_m, n_bins)."""
+    return jax.jvp(lambda m: _weights_at(smhm, theta, tables, m), (tables.logm,), (jnp.ones_like(tables.logm),),
+                   has_aux=True)
+
+
 def make_kernel(statics, smhm):
     """The pure forward model for fixed statics and an SMHM backend.
 
@@ -173,23 +189,15 @@ def make_kernel(statics, smhm):
         ``kernel(theta, tables) -> (vector, ModelInfo)``; theta of shape (5, ).
     """
 
-    def weights_at(theta, tables, logm):
-        p = as_params(theta)
-        mu, info = smhm(theta, logm, tables.halo_grid)
-        return bin_weights(mu, scatter_sigma(logm, p.s_lo, p.s_hi), tables.sm_edges), info
-
     def kernel(theta, tables):
         theta = jnp.asarray(theta)
         if statics.path == "tabulated":
-            # weights at the bin centres and their derivative in log Mpeak (first order
-            # inside each bin: DESIGN.md idea 2)
-            w, dw, info = jax.jvp(lambda m: weights_at(theta, tables, m), (tables.logm,),
-                                  (jnp.ones_like(tables.logm),), has_aux=True)
-            sums = _tabulated_sums(statics, tables, w, dw)
+            w, dw, info = bin_weights_and_slopes(smhm, theta, tables)
+            sums = weight_sums_from_tables(statics, tables, w, dw)
         else:
-            w, info = weights_at(theta, tables, tables.logm)
+            w, info = _weights_at(smhm, theta, tables, tables.logm)
             sums = _exact_sums(statics, tables, w)
-        vector = _assemble(statics, *sums)
+        vector = assemble(statics, *sums)
         return vector, ModelInfo(info.n_iter, info.converged, in_supported_domain(theta),
                                  jnp.all(jnp.isfinite(vector)))
 

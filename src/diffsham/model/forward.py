@@ -56,11 +56,14 @@ class ForwardModel:
         missing from every prediction (``diffsham.model.completeness``).
     ds_lenses : {"all", "centrals"}
         The lenses of DeltaSigma.
+    statics : ModelStatics
+        What the kernel was built with (``diffsham.model.jackknife`` reuses it).
     """
 
-    def __init__(self, kernel, tables, layout, config, abundance, smhm, logmpeak_min=None, ds_lenses="all"):
+    def __init__(self, kernel, tables, layout, config, abundance, smhm, logmpeak_min=None, ds_lenses="all",
+                 statics=None):
         self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
-        self.smhm, self.logmpeak_min, self.ds_lenses = smhm, logmpeak_min, ds_lenses
+        self.smhm, self.logmpeak_min, self.ds_lenses, self.statics = smhm, logmpeak_min, ds_lenses, statics
         self._mu = jax.jit(jax.vmap(lambda t, m: smhm(t, m, tables.halo_grid)[0], in_axes=(0, None)))
         # closed over, not passed: at 10^6 halos passing the 67 MB of tables as jit
         # arguments costs ~1.5 ms a call (measured), closing over them nothing
@@ -254,5 +257,5 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
         evaluate = "grid"
     kernel = make_kernel(statics, make_smhm(config.smhm, net, evaluate))
     return ForwardModel(kernel, tables, layout, config, abundance, make_smhm(config.smhm, net, "direct"),
-                        logmpeak_min=float(cat.logmpeak.min()), ds_lenses=ds_lenses)
+                        logmpeak_min=float(cat.logmpeak.min()), ds_lenses=ds_lenses, statics=statics)
 

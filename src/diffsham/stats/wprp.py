@@ -8,10 +8,12 @@ __all__ = ("wp_from_counts", "WpSetup", "wp_setup", "wp_exact")
 
 
 @jit
-def wp_from_counts(dd, w_sum, w2_sum, rp_edges, pi_max, lbox):
+def wp_from_counts(dd, w_sum, w2_sum, rp_edges, pi_max, lbox, w_sum_second=None):
     """wp_b(rp_k) = 2 pi_max (DD_bk / RR_bk - 1) with analytic RR in a periodic box.
 
-    RR_bk = 1/2 (W_b^2 - sum_i w_ib^2) pi (rp_hi^2 - rp_lo^2) 2 pi_max / L^3.
+    RR_bk = 1/2 (W_b^2 - sum_i w_ib^2) pi (rp_hi^2 - rp_lo^2) 2 pi_max / L^3; with
+    ``w_sum_second`` (the pairs' second members are another population, e.g. the whole
+    box for a jackknife replicate's first members), W_b^2 becomes W_b W_second,b.
 
     Parameters
     ----------
@@ -28,7 +30,8 @@ def wp_from_counts(dd, w_sum, w2_sum, rp_edges, pi_max, lbox):
     """
     rp_edges = jnp.asarray(rp_edges)
     shell = jnp.pi * (rp_edges[1:] ** 2 - rp_edges[:-1] ** 2) * 2.0 * pi_max / lbox**3
-    rr = 0.5 * (w_sum**2 - w2_sum)[None, :] * shell[:, None]
+    second = w_sum if w_sum_second is None else w_sum_second
+    rr = 0.5 * (w_sum * second - w2_sum)[None, :] * shell[:, None]
     return (2.0 * pi_max * (dd / rr - 1.0)).T
 
 
