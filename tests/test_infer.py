@@ -100,6 +100,10 @@ def test_spec_errors_name_file_key_and_problem(spec_dir, posterior):
         read_spec(_write(spec_dir, SPEC + "\n[priors.s_lo]\nkind = 'uniform'\nlo = 0.1\nhi = 0.3\n"))
     with pytest.raises(SpecError, match=r"priors.s_hi\] value 0.45 lies outside"):
         read_spec(_write(spec_dir, SPEC + "\n[priors.s_hi]\nkind = 'fixed'\nvalue = 0.45\n"))
+    with pytest.raises(SpecError, match=r"box_covariance must be 'none' or 'jackknife', got 'bootstrap'"):
+        read_spec(_write(spec_dir, SPEC.replace("[likelihood]", '[likelihood]\nbox_covariance = "bootstrap"')))
+    with pytest.raises(SpecError, match=r"jackknife_n_side must be an integer in \[2, 8\], got 1"):
+        read_spec(_write(spec_dir, SPEC.replace("[likelihood]", "[likelihood]\njackknife_n_side = 1")))
     with pytest.raises(SpecError, match="no such spec file"):
         read_spec(spec_dir / "absent.toml")
     missing = read_spec(_write(spec_dir, SPEC.replace("mock/wp.txt", "mock/absent.txt")))

@@ -52,17 +52,8 @@ def behroozi2013_log_mstar(logmh, z=0.1):
 
 
 def moster2013_log_mstar(logmh, z=0.1):
-    """Moster et al. 2013 mean log M* [Msun/h^2] at log M200c ``logmh`` [Msun/h].
-
-    Parameters
-    ----------
-    logmh : array_like
-    z : float
-
-    Returns
-    -------
-    log_mstar : ndarray of the shape of ``logmh``
-    """
+    """Moster et al. 2013 mean log M* [Msun/h^2] at log M200c ``logmh`` [Msun/h]; the
+    arguments and result as ``behroozi2013_log_mstar``'s."""
     zz = z / (1.0 + z)
     log_m1 = 11.590 + 1.195 * zz
     norm = 0.0351 - 0.0247 * zz
