@@ -118,6 +118,9 @@ def test_a_spec_reads_survey_sources(tmp_path):
 
     (tmp_path / "sdss.toml").write_text(SPEC.format(data=DATA))
     spec = read_spec(tmp_path / "sdss.toml")
+    assert spec.model.space == "redshift"  # the default where wp is a survey's
+    (tmp_path / "real.toml").write_text('[model]\nspace = "real"\n' + SPEC.format(data=DATA))
+    assert read_spec(tmp_path / "real.toml").model.space == "real"  # unless the spec says otherwise
     rp_edges = 10 ** (np.log10(0.12) - 0.1 + 0.2 * np.arange(14))  # 13 bins: 0.12 ... 30.1 Mpc/h
     model = SimpleNamespace(layout=Layout.from_bins(np.array(spec.observables[0].sm_bins),
                                                     np.array(spec.observables[1].sm_bins), None, rp_edges))

@@ -255,6 +255,9 @@ def parse_spec(doc, path="<spec>", text=""):
         raise SpecError(f"{path}: each statistic may appear in one [[observables]] block only, got {kinds}")
     order = {k: i for i, k in enumerate(KINDS)}
     observables.sort(key=lambda o: order[o.kind])
+    if "space" not in doc.get("model", {}) and any(o.kind == "wp" and o.source is not None for o in observables):
+        # a measured wp integrates redshift-space separations: the default for survey data
+        model = model.replace(space="redshift")
     priors = {}
     prior_tables = doc.get("priors", {})
     unknown = sorted(set(prior_tables) - set(PARAM_NAMES))
