@@ -23,7 +23,9 @@ MOSTER2013_H = 0.704
 
 
 def _behroozi_f(x, alpha, delta, gamma):
-    return -np.log10(10.0 ** (alpha * x) + 1.0) + delta * np.log10(1.0 + np.exp(x)) ** gamma / (1.0 + np.exp(10.0 ** -x))
+    # log10(1 + e^x) and 1 / (1 + exp(10^-x)) written to stay finite far below M_1
+    log1p_ex = np.logaddexp(0.0, x) / np.log(10.0)
+    return -np.log10(10.0 ** (alpha * x) + 1.0) + delta * log1p_ex**gamma * np.exp(-np.logaddexp(0.0, 10.0**-x))
 
 
 def behroozi2013_log_mstar(logmh, z=0.1):
