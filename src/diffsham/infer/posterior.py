@@ -120,6 +120,11 @@ class Posterior:
 
         return potential_energy(self.numpyro_model, (), {"obs": obs}, u)
 
+    def log_prior(self, values):
+        """log prior density at the free parameters ``values`` (dict of floats), on the
+        parameters (not the unconstrained space)."""
+        return float(sum(self._priors[n].log_prob(jnp.asarray(v, dtype=float)) for n, v in values.items()))
+
     def draw_prior(self, key, n):
         """n draws of the free parameters from their priors: dict of (n, )."""
         import jax
