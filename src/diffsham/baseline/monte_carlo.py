@@ -78,10 +78,7 @@ def make_monte_carlo_predictor(model, cat, *, pair_counter="auto", nthreads=1):
     """
     if cat.n_halos != model.tables.logm.shape[0] and model.config.path == "exact":
         raise ValueError("the catalog is not the one the model was built from")
-    if model.config.space == "redshift":
-        from ..catalog.redshift_space import to_redshift_space
-
-        cat = to_redshift_space(cat)
+    cat = model.config.catalog_in_space(cat)
     layout = model.layout
     edges = np.asarray(model.config.rp_edges, dtype=float)
     pi_max, lbox, volume = float(model.config.pi_max), float(cat.lbox), float(cat.lbox) ** 3

@@ -93,6 +93,14 @@ class ModelConfig:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    def catalog_in_space(self, cat):
+        """``cat`` as the statistics see it: moved to redshift space when ``space`` says so."""
+        if self.space != "redshift":
+            return cat
+        from ..catalog.redshift_space import to_redshift_space
+
+        return to_redshift_space(cat)
+
     def replace(self, **changes):
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:

@@ -210,10 +210,7 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
         raise ValueError(f"ds_lenses must be one of {DS_LENSES}, got {ds_lenses!r}")
     centrals = ds_bins is not None and ds_lenses == "centrals"
     _check_catalog_masses(cat)
-    if config.space == "redshift":
-        from ..catalog.redshift_space import to_redshift_space
-
-        cat = to_redshift_space(cat)
+    cat = config.catalog_in_space(cat)
     from ..shamnet.io import load_shamnet
 
     net = net or load_shamnet()

@@ -84,10 +84,7 @@ def jackknife_covariance(model, cat, theta, *, n_side=3, progress=True):
     if not (isinstance(n_side, int) and n_side >= 2):
         raise ValueError(f"n_side must be an integer >= 2, got {n_side!r}")
     cfg, statics, tables = model.config, model.statics, model.tables
-    if cfg.space == "redshift":
-        from ..catalog.redshift_space import to_redshift_space
-
-        cat = to_redshift_space(cat)
+    cat = cfg.catalog_in_space(cat)
     theta = jnp.asarray(theta, dtype=float)
     w, dw, _ = bin_weights_and_slopes(model.smhm, theta, tables)
     full = weight_sums_from_tables(statics, tables, w, dw)
