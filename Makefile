@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 CORRFUNC_STAMP := $(VENV)/.corrfunc-tried
 
-.PHONY: demo test install train-shamnet catalog bench clean showcase
+.PHONY: demo test install train-shamnet catalog bench clean showcase strip-notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: $(TEST_STAMP) $(CORRFUNC_STAMP)
 	$(PY) benchmarks/bench_solver.py
 	$(PY) benchmarks/bench_stats.py
 	$(PY) benchmarks/bench_convergence.py
+
+# notebooks are stored without outputs (tests/test_notebooks.py checks)
+strip-notebooks: $(TEST_STAMP)
+	$(PY) notebooks/strip_outputs.py
 
 clean:
 	rm -rf $(VENV) out

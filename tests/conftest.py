@@ -50,3 +50,38 @@ def shared_data_dir():
     if not os.path.isdir(SHARED_DATA):
         pytest.skip(f"published SDSS measurements not found at {os.path.abspath(SHARED_DATA)}")
     return SHARED_DATA
+
+
+def sdss_data_available():
+    from diffsham.survey import default_data_dir
+
+    return os.path.isfile(os.path.join(default_data_dir(), "smf_sdss_liwhite2009.csv"))
+
+
+@pytest.fixture(scope="session")
+def short_sdss_run(tmp_path_factory):
+    """A short fit of likelihoods/sdss_lensing.toml (Li & White SMF, Yang wp in redshift
+    space, Mandelbaum DeltaSigma of central galaxies, plus the box's jackknife covariance
+    with 2^3 cubes) on a 100 Mpc/h box (the smallest that holds pi_max = 40) with the
+    spec's cut and bins, and short chains: ``(spec, posterior, run folder, fit's return)``."""
+    import re
+
+    from diffsham.infer import build_posterior, fit, read_spec
+    from diffsham.survey import default_data_dir
+
+    if not sdss_data_available():
+        pytest.skip(f"the published SDSS tables are not at {default_data_dir()} (../shared/data)")
+    text = open(os.path.join(os.path.dirname(__file__), "..", "likelihoods", "sdss_lensing.toml")).read()
+    text = re.sub(r"(?m)^lbox = 250.0$", "lbox = 100.0\nn_grid = 32", text)
+    text = re.sub(r"(?m)^(chains|warmup|samples|checkpoint_every) = \d+$",
+                  lambda m: f"{m.group(1)} = {dict(chains=2, warmup=40, samples=20, checkpoint_every=20)[m.group(1)]}",
+                  text)
+    text = text.replace("[sampler]", '[likelihood]\nbox_covariance = "jackknife"\njackknife_n_side = 2\n\n[sampler]')
+    assert "lbox = 100.0" in text and "warmup = 40" in text and "jackknife_n_side = 2" in text
+    folder = tmp_path_factory.mktemp("sdss_short")
+    path = folder / "sdss_short.toml"
+    path.write_text(text)
+    spec = read_spec(path)
+    posterior = build_posterior(spec, progress=False)
+    out = folder / "run"
+    return spec, posterior, out, fit(spec, out=str(out), progress=False, posterior=posterior)

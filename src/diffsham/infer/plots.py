@@ -1,21 +1,22 @@
-"""Plots of a run, written to files: traces, a corner plot (with the truth when known),
-the posterior predictive statistics against the data with residuals in units of
-sigma, and the implied SMHM as a band. Everything comes from the run's InferenceData."""
+"""Plots of a run: traces, a corner plot (with the truth when known), the posterior
+predictive statistics against the data with residuals in units of sigma, and the implied
+SMHM as a band against published relations. Everything comes from the run's
+InferenceData. Each ``plot_*`` returns a matplotlib Figure made without pyplot (no
+backend is chosen or changed, so a notebook's inline display keeps working);
+``write_plots`` saves them."""
 import json
 import os
 
 import numpy as np
 
-__all__ = ("write_plots",)
+__all__ = ("plot_trace", "plot_corner", "plot_ppc", "plot_smhm", "write_plots")
 
 
-def _plt():
-    import matplotlib
+def _figure(n_rows, n_cols, figsize, **kwargs):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(n_rows, n_cols, squeeze=False, **kwargs)
 
 
 def _save(fig, path):
@@ -24,9 +25,10 @@ def _save(fig, path):
     os.replace(tmp, path)
 
 
-def _trace(idata, names, path):
-    plt = _plt()
-    fig, axes = plt.subplots(len(names), 2, figsize=(10, 1.8 * len(names)), squeeze=False)
+def plot_trace(idata, names=None):
+    """Per-chain histograms and traces of each parameter (default: the free ones)."""
+    names = json.loads(idata.attrs["free"]) if names is None else names
+    fig, axes = _figure(len(names), 2, (10, 1.8 * len(names)))
     for i, name in enumerate(names):
         x = np.asarray(idata.posterior[name])
         for c in range(x.shape[0]):
@@ -35,15 +37,16 @@ def _trace(idata, names, path):
         axes[i, 0].set_ylabel(name)
     axes[-1, 1].set_xlabel("draw")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
-def _corner(idata, names, truth, path):
-    plt = _plt()
+def plot_corner(idata, names=None, truth=None):
+    """Marginals and pairwise 2-d histograms, with the truth (default: the run's, if any)."""
+    names = json.loads(idata.attrs["free"]) if names is None else names
+    truth = json.loads(idata.attrs.get("truth", "{}")) if truth is None else truth
     n = len(names)
     x = {k: np.asarray(idata.posterior[k]).ravel() for k in names}
-    fig, axes = plt.subplots(n, n, figsize=(2.2 * n, 2.2 * n), squeeze=False)
+    fig, axes = _figure(n, n, (2.2 * n, 2.2 * n))
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             ax = axes[i, j]
@@ -63,12 +66,11 @@ def _corner(idata, names, truth, path):
             if j == 0 and i > 0:
                 ax.set_ylabel(a)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
-def _ppc(idata, path):
-    plt = _plt()
+def plot_ppc(idata):
+    """Each statistic's data against the posterior's 68% band, and residuals in sigma."""
     labels = [str(s) for s in np.asarray(idata.observed_data["data_element"])]
     data = np.asarray(idata.observed_data["data"])
     cov = np.asarray(idata.constant_data["covariance"])
@@ -79,8 +81,7 @@ def _ppc(idata, path):
         name = lab.split(" ")[0] if not lab.startswith("smf") else "smf"
         r = float(lab.split("r=")[1]) if "r=" in lab else np.mean([float(v) for v in lab[4:-1].split(",")])
         blocks.setdefault(name, []).append((k, r))
-    fig, axes = plt.subplots(2, len(blocks), figsize=(3.2 * len(blocks), 5), squeeze=False,
-                             gridspec_kw=dict(height_ratios=(3, 1)))
+    fig, axes = _figure(2, len(blocks), (3.2 * len(blocks), 5), gridspec_kw=dict(height_ratios=(3, 1)))
     lo, med, hi = np.percentile(pred, [16, 50, 84], axis=0)
     for j, (name, items) in enumerate(blocks.items()):
         k = np.array([i for i, _ in items])
@@ -99,17 +100,17 @@ def _ppc(idata, path):
         axes[1, j].set_ylabel("(data - model) / sigma" if j == 0 else "")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
-def _smhm(idata, path):
-    plt = _plt()
+def plot_smhm(idata):
+    """The fit's <log M*>(Mpeak) as 68% and 95% bands, with the published relations."""
     logm = np.asarray(idata.constant_data["smhm_logmpeak"])
     mu = np.asarray(idata.constant_data["smhm"]).reshape(-1, logm.size)
     lo, med, hi = np.percentile(mu, [16, 50, 84], axis=0)
     lo2, hi2 = np.percentile(mu, [2.5, 97.5], axis=0)
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, axes = _figure(1, 1, (5, 4))
+    ax = axes[0, 0]
     ax.fill_between(logm, lo2, hi2, color="C0", alpha=0.2, label="95%")
     ax.fill_between(logm, lo, hi, color="C0", alpha=0.5, label="68%")
     ax.plot(logm, med, color="C0", label="this fit (median)")
@@ -123,22 +124,19 @@ def _smhm(idata, path):
     ax.set_ylabel(r"$\langle \log_{10} M_\star \rangle\ [M_\odot/h^2]$")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
 def write_plots(idata, out_dir):
     """Write trace.png, corner.png, and (when the run stored them) ppc.png, smhm.png."""
     os.makedirs(out_dir, exist_ok=True)
-    names = json.loads(idata.attrs["free"])
-    truth = json.loads(idata.attrs.get("truth", "{}"))
-    paths = [os.path.join(out_dir, "trace.png"), os.path.join(out_dir, "corner.png")]
-    _trace(idata, names, paths[0])
-    _corner(idata, names, truth, paths[1])
+    figures = {"trace.png": plot_trace(idata), "corner.png": plot_corner(idata)}
     if "constant_data" in idata.groups():
-        paths.append(os.path.join(out_dir, "ppc.png"))
-        _ppc(idata, paths[-1])
+        figures["ppc.png"] = plot_ppc(idata)
         if "smhm" in idata.constant_data:
-            paths.append(os.path.join(out_dir, "smhm.png"))
-            _smhm(idata, paths[-1])
+            figures["smhm.png"] = plot_smhm(idata)
+    paths = []
+    for name, fig in figures.items():
+        paths.append(os.path.join(out_dir, name))
+        _save(fig, paths[-1])
     return paths
