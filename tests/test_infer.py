@@ -191,14 +191,47 @@ def _fit_cmd(spec, out, *extra):
             "--samples", "20", "--checkpoint-every", "10", "--quiet", *extra]
 
 
+@pytest.fixture(scope="module")
+def whole_run(spec_dir, tmp_path_factory):
+    """An uninterrupted short run through the CLI, on one device."""
+    whole = tmp_path_factory.mktemp("whole")
+    run = subprocess.run(_fit_cmd(spec_dir / "spec.toml", whole), capture_output=True, text=True, timeout=900,
+                         env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    return whole
+
+
+def _same_draws(a_dir, b_dir, rtol=0.0):
+    import arviz as az
+
+    a, b = az.from_netcdf(a_dir / "run.nc"), az.from_netcdf(b_dir / "run.nc")
+    for name in ("logphi", "alpha", "logmc", "s_lo", "s_hi", "lp"):
+        group = a.sample_stats if name == "lp" else a.posterior
+        other = b.sample_stats if name == "lp" else b.posterior
+        np.testing.assert_allclose(np.asarray(other[name]), np.asarray(group[name]), rtol=rtol, atol=0, err_msg=name)
+
+
 @pytest.mark.slow
-def test_killed_run_resumes_bit_for_bit(spec_dir, tmp_path):
+def test_sharded_fit_equals_unsharded(spec_dir, whole_run, tmp_path):
+    """``--devices 2``: the two chains on two virtual CPU devices draw what one device draws,
+    to rounding (a batch of one chain per device sums in another order: lp differs by 2e-13
+    relative)."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    sharded = tmp_path / "sharded"
+    run = subprocess.run(_fit_cmd(spec_dir / "spec.toml", sharded, "--devices", "2"), capture_output=True, text=True,
+                         timeout=900, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    _same_draws(whole_run, sharded, rtol=1e-11)
+    too_many = subprocess.run(_fit_cmd(spec_dir / "spec.toml", tmp_path / "x", "--devices", "2", "--chains", "3"),
+                              capture_output=True, text=True, timeout=300, env=env)
+    assert too_many.returncode == 2 and "3 chains cannot be split evenly over 2 devices" in too_many.stderr
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_bit_for_bit(spec_dir, whole_run, tmp_path):
     """SIGKILL during warmup (the adaptation state is in the checkpoint too), --resume, and
     the draws equal an uninterrupted run's bit for bit."""
     env = dict(os.environ)
-    whole = tmp_path / "whole"
-    run = subprocess.run(_fit_cmd(spec_dir / "spec.toml", whole), capture_output=True, text=True, timeout=900, env=env)
-    assert run.returncode == 0, run.stderr[-2000:]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_fit_cmd(spec_dir / "spec.toml", killed), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)
@@ -218,12 +251,7 @@ def test_killed_run_resumes_bit_for_bit(spec_dir, tmp_path):
     run = subprocess.run(_fit_cmd(spec_dir / "spec.toml", killed, "--resume"), capture_output=True, text=True,
                          timeout=900, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
-    import arviz as az
-
-    a, b = az.from_netcdf(whole / "run.nc"), az.from_netcdf(killed / "run.nc")
-    for name in ("logphi", "alpha", "logmc", "s_lo", "s_hi"):
-        np.testing.assert_array_equal(np.asarray(a.posterior[name]), np.asarray(b.posterior[name]))
-    np.testing.assert_array_equal(np.asarray(a.sample_stats["lp"]), np.asarray(b.sample_stats["lp"]))
+    _same_draws(whole_run, killed)
 
 
 def test_numpyro_run_continues_from_its_checkpoint(posterior, tmp_path):

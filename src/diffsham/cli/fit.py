@@ -25,15 +25,24 @@ def fit_main(argv):
     p.add_argument("--out", required=True, help="run folder (checkpoint, run.nc, summary, plots)")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--devices", type=int, default=None,
+                   help="split the chains over this many local devices (on the CPU: virtual devices; keep it at or "
+                        "below the number of cores)")
     args = p.parse_args(argv)
+    if args.devices is not None and args.devices > 1:
+        from ..infer.devices import request_cpu_devices
+
+        request_cpu_devices(args.devices)  # before anything starts JAX's backend
     from ..infer import SamplerStalled, SpecError, fit
+    from ..infer.devices import DevicesUnavailable
 
     overrides = {k: v for k, v in dict(method=args.sampler, chains=args.chains, warmup=args.warmup,
                                        samples=args.samples, seed=args.seed, init=args.init,
-                                       checkpoint_every=args.checkpoint_every).items() if v is not None}
+                                       checkpoint_every=args.checkpoint_every, devices=args.devices).items()
+                 if v is not None}
     try:
         fit(args.spec, out=args.out, overrides=overrides, resume=args.resume, progress=not args.quiet)
-    except (SpecError, SamplerStalled, FileNotFoundError) as exc:
+    except (SpecError, SamplerStalled, FileNotFoundError, DevicesUnavailable) as exc:
         _fail("diffsham fit", exc)
 
 

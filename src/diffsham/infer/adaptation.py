@@ -21,6 +21,11 @@ tuning, which is frozen after warmup, so R-hat keeps its meaning.
 
 A sampling step is the same step with adaptation off (stage ``FROZEN``), so warmup and
 sampling compile one function, and both run in chunks of any length.
+
+The chains' transitions are the only per-chain work; ``map_chains`` says how they are
+mapped (default: one vmapped batch; ``diffsham.infer.devices.shard_chains``: the batch
+split over a device mesh, each device running its own chains' trees). The pooled tuning
+is computed on the whole batch either way.
 """
 from typing import Any, NamedTuple
 
@@ -67,7 +72,12 @@ def warmup_schedule(num_steps):
     return np.asarray(build_schedule(num_steps), dtype=np.int32).reshape(num_steps, 2)
 
 
-def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, initial_step_size=1.0, **extra):
+def _vmapped(transition):
+    return transition
+
+
+def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, initial_step_size=1.0,
+                          map_chains=_vmapped, **extra):
     """(init, step, finalize) of Stan's windowed adaptation, pooled over a batch of chains.
 
     Parameters
@@ -80,6 +90,10 @@ def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, i
     dense_mass : bool
     target_accept : float
     initial_step_size : float
+    map_chains : callable, optional
+        ``map_chains(transition) -> transition``, where ``transition(tuning, keys,
+        chains) -> (chains, info)`` steps a batch (vmapped) with ``tuning = (step_size,
+        inverse_mass_matrix)``; the default applies it as is (one batch).
     **extra
         The algorithm's own options (max_num_doublings, num_integration_steps).
 
@@ -118,9 +132,11 @@ def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, i
         return da_init(da_final(ss_state)), mm_final(imm_state)
 
     def step(state, keys, stage, *args):
-        kernel = algorithm(bound(args), step_size=state.step_size, inverse_mass_matrix=state.inverse_mass_matrix,
-                           **extra)
-        chain, info = jax.vmap(kernel.step)(keys, state.chain)
+        def transition(tuning, keys, chains):
+            kernel = algorithm(bound(args), step_size=tuning[0], inverse_mass_matrix=tuning[1], **extra)
+            return jax.vmap(kernel.step)(keys, chains)
+
+        chain, info = map_chains(transition)((state.step_size, state.inverse_mass_matrix), keys, state.chain)
         adapting = stage[0] != FROZEN
         acceptance = jnp.mean(jnp.nan_to_num(info.acceptance_rate))
         ss_state = lax.cond(adapting, lambda s: da_update(s, acceptance), lambda s: s, state.ss_state)

@@ -13,7 +13,7 @@ from .goodness import chi_square_table, format_chi_square
 from .posterior import build_posterior
 from .results import format_summary, run_warnings, summary_table, to_inference_data, write_summary
 from .samplers import run_sampler
-from .spec import read_spec
+from .spec import check_devices, read_spec
 
 __all__ = ("fit", "report", "RUN_FILE", "SMHM_LOGMPEAK")
 
@@ -55,6 +55,7 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
         if unknown:
             raise ValueError(f"unknown sampler settings {unknown}")
         sampler = dataclasses.replace(sampler, **overrides)
+        check_devices(sampler, "overrides")
     posterior = posterior or build_posterior(spec, progress=progress)
     result = run_sampler(posterior, sampler, out_dir=out, resume=resume, progress=progress)
     theta = _thinned_theta(posterior, result)

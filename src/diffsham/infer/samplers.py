@@ -235,6 +235,10 @@ def _blackjax_driver(posterior, sampler, u0, imm0, key):
         return -posterior.potential(u)
 
     algorithm, extra = _algorithm(sampler)
+    if sampler.devices > 1:
+        from .devices import chain_mesh, shard_chains
+
+        extra["map_chains"] = shard_chains(chain_mesh(sampler.devices, sampler.chains))
     init, step, finalize = build_adaptive_kernel(algorithm, logdensity, dense_mass=sampler.dense_mass,
                                                  target_accept=sampler.target_accept, **extra)
     init_all = jax.jit(init)
@@ -287,7 +291,8 @@ def _numpyro_driver(posterior, sampler, u0, imm0, key):
                    lambda s: s.z, lambda phase, n: _frozen_stages(n))
 
 
-_RESUMABLE_CHANGES = ("samples", "checkpoint_every", "step_size_floor", "max_seconds_per_iteration")
+# devices: a sharded run draws what a one-device run draws (tests/test_devices.py)
+_RESUMABLE_CHANGES = ("samples", "checkpoint_every", "step_size_floor", "max_seconds_per_iteration", "devices")
 
 
 def _digest(posterior, sampler):

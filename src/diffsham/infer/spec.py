@@ -112,6 +112,9 @@ class SamplerSpec:
     init_dispersion: float = 0.5
     step_size_floor: float = 1e-5
     max_seconds_per_iteration: float = 60.0
+    # chains split over this many local devices (diffsham.infer.devices); the draws equal
+    # a one-device run's with the same seed, to rounding
+    devices: int = 1
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,7 @@ def parse_spec(doc, path="<spec>", text=""):
         raise SpecError(f"{path}: [sampler] method must be one of {SAMPLERS}, got {sampler.method!r}")
     if sampler.init not in ("prior", "map"):
         raise SpecError(f"{path}: [sampler] init must be 'prior' or 'map', got {sampler.init!r}")
+    check_devices(sampler, path)
     truth = doc.get("truth")
     if truth is not None:
         bad = sorted(set(truth) - set(PARAM_NAMES))
@@ -297,6 +301,17 @@ def parse_spec(doc, path="<spec>", text=""):
                    covariance=like.get("covariance"), hartlap_n_mocks=like.get("hartlap_n_mocks"), sampler=sampler,
                    truth=truth, max_incompleteness=float(max_incompleteness), box_covariance=box_covariance,
                    jackknife_n_side=n_side)
+
+
+def check_devices(sampler, where):
+    """The chain-sharding settings of a SamplerSpec make sense (not whether the devices exist)."""
+    devices = sampler.devices
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise SpecError(f"{where}: [sampler] devices must be a positive integer, got {devices!r}")
+    if devices > 1 and sampler.method == "numpyro-nuts":
+        raise SpecError(f"{where}: [sampler] devices > 1 splits BlackJAX chains; numpyro-nuts runs on one device")
+    if sampler.chains % devices:
+        raise SpecError(f"{where}: [sampler] {sampler.chains} chains cannot be split evenly over {devices} devices")
 
 
 def _check_prior(prior, name, lo, hi, path):
