@@ -2,7 +2,8 @@
 
 The posterior: the default mock (``likelihoods/mock_default.toml``) with the SMHM of
 ``--smhm``: SHAMNet alone by default (the paper's method; the spec's refined SHAMNet is
-~5x slower a gradient, and ``--smhm shamnet`` measures it). Both sides use that one SMHM:
+~4x slower a gradient, 7.1 ms against 1.8 ms in bench_stats.py, and ``--smhm shamnet``
+measures it). Both sides use that one SMHM:
 the baseline differs only in estimating the statistics by Monte Carlo. The gradient-based
 fit: BlackJAX NUTS as the spec sets it. The conventional baseline (``diffsham.baseline``): a
 Monte Carlo mock per likelihood call, sampled by emcee, in two variants users run, each
@@ -51,7 +52,7 @@ def plot_record(record, path=FIGURE):
 
     names = record["parameters"]
     nuts = record["nuts"]
-    centre, mean = np.array(nuts["mean"]), np.array(nuts["mean"])
+    centre = np.array(nuts["mean"])
     # the sd itself where the record has it, else half the 68% interval
     sd = np.array(nuts["sd"]) if "sd" in nuts else (np.array(nuts["q84"]) - np.array(nuts["q16"])) / 2.0
     rows = [("NUTS (exact gradients)", nuts, "C0")] + [
@@ -62,7 +63,7 @@ def plot_record(record, path=FIGURE):
         y = np.arange(len(names)) + 0.22 * (k - 1)
         m, lo, hi = ((np.array(r[q]) - centre) / sd for q in ("mean", "q16", "q84"))
         ax.errorbar(m, y, xerr=[m - lo, hi - m], fmt="o", color=color, label=label, capsize=2)
-    truth = (np.array(record["truth"]) - mean) / sd
+    truth = (np.array(record["truth"]) - centre) / sd
     ax.plot(truth, np.arange(len(names)), "k|", ms=14, label="truth of the mock")
     ax.set_yticks(np.arange(len(names)), names)
     ax.axvline(0, color="k", lw=0.5)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from diffsham.baseline import MonteCarloLikelihood, make_monte_carlo_predictor
+from diffsham.baseline.monte_carlo import make_interpolated_smhm
 from diffsham.model import make_forward_model
 from diffsham.sham.params import DEFAULT_SHAM_PARAMS
 
@@ -32,6 +33,13 @@ def test_mean_of_mocks_is_the_exact_prediction(small_catalog, exact, pair_counte
     assert np.all(np.abs(pull) < 4.0), pull
     assert np.median(err / np.abs(truth)) < 0.02  # the comparison has teeth
     assert np.all(mocks.std(axis=0) > 0)  # and the mocks are noisy
+
+
+def test_interpolated_smhm_is_the_network_at_every_halo(small_catalog, small_model):
+    logm = np.asarray(small_catalog.logmpeak)
+    for theta in (THETA, THETA + np.array([0.05, -0.1, 0.2, 0.1, 0.1])):
+        exact = np.asarray(small_model.mean_log_sm(theta, logm))
+        np.testing.assert_allclose(make_interpolated_smhm(small_model, logm)(theta), exact, rtol=0, atol=1e-4)
 
 
 def test_likelihood_seeds_and_support(small_catalog, exact, tmp_path):

@@ -106,7 +106,7 @@ def run_emcee(log_prob, start, scale, *, budget_s, n_walkers=32, seed=0, max_ste
     tau = np.where(np.isfinite(tau), tau, kept.shape[0])
     tau = np.maximum(tau, kept.shape[0] if frozen else 1.0)
     ess = kept.shape[0] * n_walkers / tau
-    calls = getattr(log_prob, "n_calls", steps * n_walkers + calls_before) - calls_before
+    calls = getattr(log_prob, "n_calls", calls_before + (steps + 1) * n_walkers) - calls_before  # + the start
     return EmceeResult(chain=kept, steps=steps, calls=int(calls), wall_s=wall, tau=tau,
                        reliable=bool(kept.shape[0] > 50 * tau.max()), min_ess=float(ess.min()),
                        min_ess_per_s=float(ess.min() / wall), acceptance=float(np.mean(sampler.acceptance_fraction)),

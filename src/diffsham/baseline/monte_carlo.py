@@ -23,7 +23,8 @@ from ..sham.params import PARAM_NAMES
 from ..sham.scatter import scatter_sigma
 from ..stats.wprp import wp_from_counts
 
-__all__ = ("draw_log_mstar", "make_monte_carlo_predictor", "MonteCarloLikelihood", "SMHM_GRID_DEX")
+__all__ = ("draw_log_mstar", "make_interpolated_smhm", "make_monte_carlo_predictor", "MonteCarloLikelihood",
+           "SMHM_GRID_DEX")
 
 SMHM_GRID_DEX = 0.002
 
@@ -41,6 +42,15 @@ def draw_log_mstar(mu, sigma, rng):
     log_mstar : ndarray of shape (n, )
     """
     return mu + sigma * 3.0 * (2.0 * rng.beta(4.0, 4.0, np.shape(mu)) - 1.0)
+
+
+def make_interpolated_smhm(model, logm, dex=SMHM_GRID_DEX):
+    """``mu(theta) -> <log M*>`` at every ``logm`` (shape (n, )), from the model's SMHM on a
+    ``dex``-spaced grid over their range, linearly interpolated: one grid size, one
+    compilation, and no network evaluation per halo."""
+    logm = np.asarray(logm, dtype=float)
+    grid = np.arange(logm.min(), logm.max() + dex, dex)
+    return lambda theta: np.interp(logm, grid, np.asarray(model.mean_log_sm(theta, grid)))
 
 
 def _pair_counter(kind, lbox, edges, pi_max, nthreads):
@@ -89,14 +99,14 @@ def make_monte_carlo_predictor(model, cat, *, pair_counter="auto", nthreads=1):
     pi_max, lbox, volume = float(model.config.pi_max), float(cat.lbox), float(cat.lbox) ** 3
     count = _pair_counter(pair_counter, lbox, edges, pi_max, nthreads)
     logm = np.asarray(cat.logmpeak)
-    grid = np.arange(logm.min(), logm.max() + SMHM_GRID_DEX, SMHM_GRID_DEX)
+    smhm = make_interpolated_smhm(model, logm)
     pos = np.asarray(cat.positions)
     lens = np.asarray(cat.is_host) if model.ds_lenses == "centrals" else np.ones(cat.n_halos, bool)
     profiles = None if cat.delta_sigma is None else np.asarray(cat.delta_sigma)
 
     def predict(theta, rng):
         theta = np.asarray(theta, dtype=float)
-        mu = np.interp(logm, grid, np.asarray(model.mean_log_sm(theta, grid)))
+        mu = smhm(theta)
         logsm = draw_log_mstar(mu, np.asarray(scatter_sigma(logm, theta[3], theta[4])), rng)
         out = np.empty(layout.size)
         for block in layout.blocks:

@@ -72,12 +72,12 @@ def warmup_schedule(num_steps):
     return np.asarray(build_schedule(num_steps), dtype=np.int32).reshape(num_steps, 2)
 
 
-def _vmapped(transition):
+def _one_batch(transition):
     return transition
 
 
 def build_adaptive_kernel(algorithm, logdensity, *, dense_mass, target_accept, initial_step_size=1.0,
-                          map_chains=_vmapped, **extra):
+                          map_chains=_one_batch, **extra):
     """(init, step, finalize) of Stan's windowed adaptation, pooled over a batch of chains.
 
     Parameters
