@@ -13,7 +13,7 @@ import numpy as np
 
 from .schema import CatalogError, validate_catalog
 
-__all__ = ("to_redshift_space", "hubble_rate")
+__all__ = ("to_redshift_space", "hubble_rate", "redshift_space_coordinate")
 
 _AXES = ("x", "y", "z")
 
@@ -43,8 +43,13 @@ def to_redshift_space(cat, axis="z"):
     if "Om0" not in cat.cosmology:
         raise CatalogError(f"{cat.source or 'catalog'}: redshift space needs the cosmology's Om0; the catalog's "
                            f"cosmology gives {sorted(cat.cosmology)}")
-    velocity = getattr(cat, "v" + axis)
-    shift = velocity * (1.0 + cat.redshift) / hubble_rate(cat.redshift, cat.cosmology["Om0"])
-    moved = np.mod(getattr(cat, axis) + shift, cat.lbox)
-    moved = np.where(moved >= cat.lbox, 0.0, moved)  # mod can round up to lbox itself
+    moved = redshift_space_coordinate(getattr(cat, axis), getattr(cat, "v" + axis), cat.redshift,
+                                      cat.cosmology["Om0"], cat.lbox)
     return validate_catalog(replace(cat, **{axis: moved}, source=f"{cat.source} [redshift space along {axis}]"))
+
+
+def redshift_space_coordinate(coord, velocity, redshift, om0, lbox):
+    """The line-of-sight coordinate ``coord`` [Mpc/h] moved by ``velocity`` [km/s] and
+    wrapped into [0, lbox): per halo, so a catalog can be moved chunk by chunk."""
+    moved = np.mod(coord + velocity * (1.0 + redshift) / hubble_rate(redshift, om0), lbox)
+    return np.where(moved >= lbox, 0.0, moved)  # mod can round up to lbox itself

@@ -5,15 +5,64 @@ catalog's own abundance of (sub)halos (DESIGN.md). For a catalog drawn from the 
 SHMF the two agree; for a real simulation they differ by ~0.1 dex or more, and with the
 model SHMF the fitted "SMF parameters" would absorb the difference.
 """
+from typing import NamedTuple
+
 import numpy as np
 
-from ..sham.shmf import DEFAULT_HALO_GRID, DEFAULT_LOGMH_EDGES, halo_grid_from_catalog, log_ncum_bpl
+from ..sham.shmf import DEFAULT_HALO_GRID, DEFAULT_LOGMH_EDGES, HaloGrid, log_ncum_bpl
 
-__all__ = ("catalog_halo_grid", "resolve_abundance", "abundance_agrees_with_model", "halo_grid_for")
+__all__ = ("MassSummary", "mass_summary", "catalog_halo_grid", "resolve_abundance", "abundance_agrees_with_model",
+           "halo_grid_for")
 
 # log Mpeak range above the catalog's lightest object from which its abundance is
 # extended below it (a power law in dn/dlogM fitted there)
 _EXTEND_FIT_DEX = 0.5
+
+
+class MassSummary(NamedTuple):
+    """All that the abundance rules read of a catalog: its log Mpeak distribution.
+
+    A catalog too large for one process is summarised chunk by chunk
+    (``diffsham.distributed.stream_mass_summary``); ``mass_summary`` does it in memory.
+
+    Attributes
+    ----------
+    logm_min, logm_max : float
+        The lightest and heaviest (sub)halo [log Msun/h].
+    counts : ndarray of shape (n_cells, )
+        Halos in each cell of ``DEFAULT_LOGMH_EDGES``.
+    n_above : ndarray
+        Halos with log Mpeak >= each of ``check_masses(logm_min)``.
+    n_halos : int
+    volume, redshift : float
+    source : str
+    """
+
+    logm_min: float
+    logm_max: float
+    counts: np.ndarray
+    n_above: np.ndarray
+    n_halos: int
+    volume: float
+    redshift: float
+    source: str
+
+
+def check_masses(logm_min):
+    """The log Mpeak at which ``abundance_agrees_with_model`` compares n(>Mpeak)."""
+    return np.arange(logm_min + 0.05, 16.5, 0.25)
+
+
+def mass_summary(cat):
+    """The MassSummary of a HaloCatalog."""
+    logm = np.sort(cat.logmpeak)
+    return MassSummary(float(logm[0]), float(logm[-1]), np.histogram(logm, bins=DEFAULT_LOGMH_EDGES)[0],
+                       logm.size - np.searchsorted(logm, check_masses(logm[0])), int(logm.size), float(cat.volume),
+                       float(cat.redshift), str(cat.source))
+
+
+def _summary(cat):
+    return cat if isinstance(cat, MassSummary) else mass_summary(cat)
 
 
 def catalog_halo_grid(cat):
@@ -25,34 +74,36 @@ def catalog_halo_grid(cat):
     does not distort the SMHM of the halos it does), and galaxies of the catalog come
     only from its own halos.
 
+    Parameters
+    ----------
+    cat : HaloCatalog or MassSummary
+
     Returns
     -------
     grid : HaloGrid (NumPy arrays)
     """
-    grid = halo_grid_from_catalog(cat.logmpeak, cat.volume, DEFAULT_LOGMH_EDGES)
-    dn = np.array(grid.dn, dtype=float)
-    logmh = np.asarray(grid.logmh)
+    m = _summary(cat)
+    logmh = 0.5 * (DEFAULT_LOGMH_EDGES[1:] + DEFAULT_LOGMH_EDGES[:-1])
+    dn = m.counts / m.volume
     half = 0.5 * (DEFAULT_LOGMH_EDGES[1] - DEFAULT_LOGMH_EDGES[0])
-    cut = float(np.min(cat.logmpeak))
-    first_full = logmh - half >= cut
-    fit = first_full & (logmh - half < cut + _EXTEND_FIT_DEX) & (dn > 0)
+    first_full = logmh - half >= m.logm_min
+    fit = first_full & (logmh - half < m.logm_min + _EXTEND_FIT_DEX) & (dn > 0)
     if np.sum(fit) < 5:
-        raise ValueError(f"catalog ({cat.source}): too few halos within {_EXTEND_FIT_DEX} dex of its lightest "
-                         f"(log Mpeak {cut:.2f}) to measure its abundance there")
+        raise ValueError(f"catalog ({m.source}): too few halos within {_EXTEND_FIT_DEX} dex of its lightest "
+                         f"(log Mpeak {m.logm_min:.2f}) to measure its abundance there")
     slope, icpt = np.polyfit(logmh[fit], np.log10(dn[fit]), 1)
     below = ~first_full
     dn[below] = 10.0 ** (icpt + slope * logmh[below])
-    return grid._replace(dn=dn)
+    return HaloGrid(logmh, dn)
 
 
 def abundance_agrees_with_model(cat, rtol=0.05):
     """Whether the catalog's n(>Mpeak) equals the model SHMF's, every 0.25 dex from its
     lightest object up to where 100 objects remain, within max(rtol, 3 Poisson sigma)."""
-    logm = np.sort(cat.logmpeak)
+    m = _summary(cat)
     out = []
-    for m in np.arange(logm[0] + 0.05, 16.5, 0.25):
-        n_cat = logm.size - np.searchsorted(logm, m)
-        n_model = 10.0 ** float(log_ncum_bpl(m, cat.redshift)) * cat.volume
+    for mass, n_cat in zip(check_masses(m.logm_min), m.n_above):
+        n_model = 10.0 ** float(log_ncum_bpl(mass, m.redshift)) * m.volume
         if n_model < 100:
             break
         out.append(abs(n_cat / n_model - 1.0) <= max(rtol, 3.0 / np.sqrt(n_model)))
@@ -61,11 +112,13 @@ def abundance_agrees_with_model(cat, rtol=0.05):
 
 def resolve_abundance(cat, abundance):
     """"auto" -> "model" for a synthetic catalog drawn from the model SHMF whose
-    abundance agrees with it (``abundance_agrees_with_model``), "catalog" otherwise."""
+    abundance agrees with it (``abundance_agrees_with_model``), "catalog" otherwise.
+    ``cat``: a HaloCatalog or its MassSummary."""
     if abundance != "auto":
         return abundance
-    drawn_from_model = str(cat.source).startswith("diffsham synthetic")
-    return "model" if drawn_from_model and abundance_agrees_with_model(cat) else "catalog"
+    m = _summary(cat)
+    drawn_from_model = m.source.startswith("diffsham synthetic")
+    return "model" if drawn_from_model and abundance_agrees_with_model(m) else "catalog"
 
 
 def halo_grid_for(cat, abundance):

@@ -53,6 +53,10 @@ class ModelTables(NamedTuple):
         (then ds0, ds1 are its sums too); None: the lenses are every halo.
     lens_mask : array of shape (n_halos, ) or None
         Exact path: 1 for a halo that is a lens, 0 otherwise; None: every halo.
+    own : array of shape (n_halos, ) or None
+        Exact path on a share of the catalog (``diffsham.distributed``): 1 for the halos
+        whose one-point sums are this share's, 0 for the ghosts it holds only as pair
+        partners; None: every halo.
     """
 
     halo_grid: Any
@@ -71,6 +75,7 @@ class ModelTables(NamedTuple):
     lens_s1: Any = None
     lens_s2: Any = None
     lens_mask: Any = None
+    own: Any = None
 
 
 class ModelStatics(NamedTuple):
@@ -147,15 +152,16 @@ def weight_sums_from_tables(statics, tables, w, dw):
 
 def _exact_sums(statics, tables, w):
     n_smf, n_wp, n_ds = statics.n_bins
-    w_smf, w_wp, w_ds = _split(w, statics.n_bins)
-    smf = w_smf.sum(axis=0) if n_smf else None
+    w_own = w if tables.own is None else w * tables.own[:, None]
+    (w_smf, w_wp, w_ds), (own_smf, own_wp, own_ds) = _split(w, statics.n_bins), _split(w_own, statics.n_bins)
+    smf = own_smf.sum(axis=0) if n_smf else None
     wp = None
     if n_wp:
         dd = weighted_pair_counts(w_wp, statics.pair_cells, statics.rp_edges, statics.pi_max)
-        wp = (w_wp.sum(axis=0), (w_wp**2).sum(axis=0), dd)
+        wp = (own_wp.sum(axis=0), (own_wp * w_wp).sum(axis=0), dd)
     ds = None
     if n_ds:
-        w_lens = w_ds if tables.lens_mask is None else w_ds * tables.lens_mask[:, None]
+        w_lens = own_ds if tables.lens_mask is None else own_ds * tables.lens_mask[:, None]
         ds = (w_lens.sum(axis=0), w_lens.T @ tables.profiles)
     return smf, wp, ds
 
@@ -174,7 +180,7 @@ def bin_weights_and_slopes(smhm, theta, tables):
                    has_aux=True)
 
 
-def make_kernel(statics, smhm):
+def make_kernel(statics, smhm, reduce_sums=None):
     """The pure forward model for fixed statics and an SMHM backend.
 
     Parameters
@@ -182,6 +188,10 @@ def make_kernel(statics, smhm):
     statics : ModelStatics
     smhm : callable
         From :func:`diffsham.model.smhm.make_smhm`.
+    reduce_sums : callable, optional
+        Applied to the weight sums (a tuple of arrays and None) before they are
+        assembled: a share of the catalog sums them over all shares here
+        (``diffsham.distributed``, a ``psum``).
 
     Returns
     -------
@@ -197,6 +207,8 @@ def make_kernel(statics, smhm):
         else:
             w, info = _weights_at(smhm, theta, tables, tables.logm)
             sums = _exact_sums(statics, tables, w)
+        if reduce_sums is not None:
+            sums = reduce_sums(sums)
         vector = assemble(statics, *sums)
         return vector, ModelInfo(info.n_iter, info.converged, in_supported_domain(theta),
                                  jnp.all(jnp.isfinite(vector)))

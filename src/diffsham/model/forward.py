@@ -10,6 +10,7 @@ raise rather than return a non-finite data vector. Called inside ``jit``, ``grad
 ``kernel`` and ``tables`` directly, with ``ModelInfo.ok``.
 """
 import warnings
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -22,14 +23,15 @@ from ..sham.shmf import DEFAULT_LOGMH_EDGES
 from ..stats.tabulate import load_or_tabulate, tabulation_key
 from ..stats.weights import check_sm_edges
 from ..stats.wprp import wp_setup
-from .abundance import halo_grid_for, resolve_abundance
+from .abundance import halo_grid_for, mass_summary, resolve_abundance
 from .config import ModelConfig
 from .core import ModelStatics, ModelTables, make_kernel
 from .domain import box_corners, check_supported_domain
 from .layout import Layout
 from .smhm import make_smhm
 
-__all__ = ("ForwardModel", "make_forward_model", "SMHM_LOGMPEAK_RANGE")
+__all__ = ("ForwardModel", "make_forward_model", "SMHM_LOGMPEAK_RANGE", "ModelPlan", "plan_forward_model",
+           "exact_tables", "tabulated_tables", "model_from_plan")
 
 # log Mpeak [Msun/h] where the SMHM is defined (the cells of the SHMF grid)
 SMHM_LOGMPEAK_RANGE = (float(DEFAULT_LOGMH_EDGES[0]), float(DEFAULT_LOGMH_EDGES[-1]))
@@ -139,20 +141,18 @@ def _jac(kernel, theta, tables):
     return value, jac, info
 
 
-def _check_catalog_masses(cat):
+def _check_catalog_masses(masses):
     lo, hi = SMHM_LOGMPEAK_RANGE
-    out = (cat.logmpeak < lo) | (cat.logmpeak > hi)
-    if np.any(out):
-        raise CatalogError(f"catalog ({cat.source}): {int(out.sum())} of {cat.n_halos} halos have log Mpeak outside "
-                           f"[{lo:g}, {hi:g}], where the SMHM is defined (min {cat.logmpeak.min():.3f}, max "
-                           f"{cat.logmpeak.max():.3f}); cut them explicitly with "
-                           f"diffsham.catalog.apply_mass_cut(cat, {lo:g})")
+    if masses.logm_min < lo or masses.logm_max > hi:
+        raise CatalogError(f"catalog ({masses.source}): halos with log Mpeak outside [{lo:g}, {hi:g}], where the "
+                           f"SMHM is defined (min {masses.logm_min:.3f}, max {masses.logm_max:.3f}); cut them "
+                           f"explicitly with diffsham.catalog.apply_mass_cut(cat, {lo:g})")
 
 
-def _check_bins_can_be_populated(cat, layout, smhm, halo_grid):
+def _check_bins_can_be_populated(masses, layout, smhm, halo_grid):
     """A stellar-mass bin no halo can reach anywhere in the supported domain is an error."""
     corners = box_corners()
-    ends = jnp.asarray([cat.logmpeak.min(), cat.logmpeak.max()])
+    ends = jnp.asarray([masses.logm_min, masses.logm_max])
     mus = np.array([np.asarray(smhm(jnp.asarray(t), ends, halo_grid)[0]) for t in corners])
     sig = np.max(SUPPORTED_HI[3:])
     reach_lo, reach_hi = mus[:, 0].min() - 3 * sig, mus[:, 1].max() + 3 * sig
@@ -171,6 +171,64 @@ def _check_bins_can_be_populated(cat, layout, smhm, halo_grid):
 DS_LENSES = ("all", "centrals")
 
 
+class ModelPlan(NamedTuple):
+    """What every estimator path shares, settled before any table is built
+    (``plan_forward_model``)."""
+
+    config: ModelConfig
+    smf_bins: np.ndarray | None
+    wp_bins: np.ndarray | None
+    ds_bins: np.ndarray | None
+    layout: Layout
+    abundance: str
+    halo_grid: object  # HaloGrid of JAX arrays
+    all_bins: np.ndarray
+    n_bins: tuple
+    centrals: bool
+    net: object
+    ds_lenses: str
+
+
+def plan_forward_model(masses, lbox, ds_rp_edges, smf_bins, wp_bins, ds_bins, *, config, net, ds_lenses, settings):
+    """Check the bins and settings against a catalog's masses and settle the layout,
+    abundance and halo grid (see ``make_forward_model``).
+
+    Parameters
+    ----------
+    masses : MassSummary
+    lbox : float
+    ds_rp_edges : ndarray or None
+        The radii of the catalog's DeltaSigma profiles (None: it has none).
+    """
+    enable_float64()
+    config = (config or ModelConfig()).replace(**settings) if settings else (config or ModelConfig())
+    if smf_bins is None and wp_bins is None and ds_bins is None:
+        raise ValueError("ask for at least one statistic: smf_bins, wp_bins or ds_bins")
+    smf_bins = None if smf_bins is None else check_sm_edges(smf_bins, "smf_bins")
+    wp_bins = None if wp_bins is None else check_sm_edges(wp_bins, "wp_bins")
+    ds_bins = None if ds_bins is None else check_sm_edges(ds_bins, "ds_bins")
+    if ds_bins is not None and ds_rp_edges is None:
+        raise ValueError("ds_bins asked for, but the catalog carries no DeltaSigma profiles")
+    if ds_lenses not in DS_LENSES:
+        raise ValueError(f"ds_lenses must be one of {DS_LENSES}, got {ds_lenses!r}")
+    _check_catalog_masses(masses)
+    from ..shamnet.io import load_shamnet
+
+    net = net or load_shamnet()
+    layout = Layout.from_bins(smf_bins, wp_bins, ds_bins, np.asarray(config.rp_edges, dtype=float), ds_rp_edges)
+    abundance = resolve_abundance(masses, config.abundance)
+    if config.smhm == "shamnet_alone" and abundance == "catalog":
+        warnings.warn("the network alone was trained for the model SHMF: with the catalog's own abundance it gives "
+                      "only an approximate SMHM; use smhm='shamnet' (refined) for exact SHAM", stacklevel=3)
+    halo_grid = halo_grid_for(masses, abundance)
+    _check_bins_can_be_populated(masses, layout, make_smhm("shamnet_alone", net, "direct"), halo_grid)
+    return ModelPlan(config, smf_bins, wp_bins, ds_bins, layout, abundance,
+                     halo_grid._replace(logmh=jnp.asarray(halo_grid.logmh), dn=jnp.asarray(halo_grid.dn)),
+                     np.concatenate([b for b in (smf_bins, wp_bins, ds_bins) if b is not None]),
+                     tuple(0 if b is None else b.shape[0] for b in (smf_bins, wp_bins, ds_bins)),
+                     ds_bins is not None and ds_lenses == "centrals", net, ds_lenses)
+
+
 def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config=None, net=None, tabulation=None,
                        progress=True, ds_lenses="all", **settings):
     """Build the forward model for a catalog and a choice of statistics.
@@ -185,7 +243,8 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
     net : ShamNet, optional
         Default: the shipped weights.
     tabulation : Tabulation, optional
-        Reuse one (complete: combine shards first); by default loaded from the cache or built.
+        Reuse one (complete: combine shards first, or from
+        ``diffsham.distributed.tabulate_distributed``); by default loaded from the cache or built.
     progress : bool
     ds_lenses : {"all", "centrals"}
         The lenses of DeltaSigma: every galaxy, or central galaxies only (those of host
@@ -197,62 +256,58 @@ def make_forward_model(cat, smf_bins=None, wp_bins=None, ds_bins=None, *, config
     -------
     model : ForwardModel
     """
-    enable_float64()
-    config = (config or ModelConfig()).replace(**settings) if settings else (config or ModelConfig())
-    if smf_bins is None and wp_bins is None and ds_bins is None:
-        raise ValueError("ask for at least one statistic: smf_bins, wp_bins or ds_bins")
-    smf_bins = None if smf_bins is None else check_sm_edges(smf_bins, "smf_bins")
-    wp_bins = None if wp_bins is None else check_sm_edges(wp_bins, "wp_bins")
-    ds_bins = None if ds_bins is None else check_sm_edges(ds_bins, "ds_bins")
-    if ds_bins is not None and cat.delta_sigma is None:
-        raise ValueError("ds_bins asked for, but the catalog carries no DeltaSigma profiles")
-    if ds_lenses not in DS_LENSES:
-        raise ValueError(f"ds_lenses must be one of {DS_LENSES}, got {ds_lenses!r}")
-    centrals = ds_bins is not None and ds_lenses == "centrals"
-    _check_catalog_masses(cat)
+    plan = plan_forward_model(mass_summary(cat), cat.lbox, cat.delta_sigma_rp_edges, smf_bins, wp_bins, ds_bins,
+                              config=config, net=net, ds_lenses=ds_lenses, settings=settings)
+    config = plan.config
     cat = config.catalog_in_space(cat)
-    from ..shamnet.io import load_shamnet
-
-    net = net or load_shamnet()
     rp_edges = np.asarray(config.rp_edges, dtype=float)
-    layout = Layout.from_bins(smf_bins, wp_bins, ds_bins, rp_edges, cat.delta_sigma_rp_edges)
-    abundance = resolve_abundance(cat, config.abundance)
-    if config.smhm == "shamnet_alone" and abundance == "catalog":
-        warnings.warn("the network alone was trained for the model SHMF: with the catalog's own abundance it gives "
-                      "only an approximate SMHM; use smhm='shamnet' (refined) for exact SHAM", stacklevel=2)
-    halo_grid = halo_grid_for(cat, abundance)
-    all_bins = np.concatenate([b for b in (smf_bins, wp_bins, ds_bins) if b is not None])
-    n_bins = tuple(0 if b is None else b.shape[0] for b in (smf_bins, wp_bins, ds_bins))
-    _check_bins_can_be_populated(cat, layout, make_smhm("shamnet_alone", net, "direct"), halo_grid)
-
-    grid = halo_grid._replace(logmh=jnp.asarray(halo_grid.logmh), dn=jnp.asarray(halo_grid.dn))
     if config.path == "tabulated":
         tab = tabulation or load_or_tabulate(cat, rp_edges, config.pi_max, config.dlogm, cache_dir=config.cache_dir,
                                              progress=progress)
-        if not tab.complete:
-            raise ValueError(f"the tabulation covers {int(tab.n.sum())} of {tab.n_total} halos: a shard; "
-                             "combine all shards with combine_tabulations first")
         if tabulation is not None and tab.key != tabulation_key(cat, rp_edges, config.pi_max, config.dlogm):
             raise ValueError("the tabulation was built from another catalog or binning (its key does not match)")
-        arrays = {name: None if getattr(tab, name) is None else jnp.asarray(getattr(tab, name))
-                  for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1")}
-        if centrals:
-            arrays.update({f"lens_{m}": jnp.asarray(getattr(tab, f"host_{m}")) for m in ("n", "s1", "s2")},
-                          ds0=jnp.asarray(tab.host_ds0), ds1=jnp.asarray(tab.host_ds1))
-        tables = ModelTables(grid, jnp.asarray(tab.logm_centres), jnp.asarray(all_bins), **arrays)
-        statics = ModelStatics("tabulated", n_bins, smf_bins, cat.volume, cat.lbox, tab.rp_edges, config.pi_max)
-        evaluate = "direct"
+        tables, statics = tabulated_tables(plan, tab)
+        kernel = make_kernel(statics, make_smhm(config.smhm, plan.net, "direct"))
     else:
         cells = None
-        if wp_bins is not None:
+        if plan.wp_bins is not None:
             setup = wp_setup(cat.positions, cat.lbox, rp_edges, config.pi_max, backend=config.pair_backend)
             cells, rp_edges = setup.cells, setup.rp_edges
-        tables = ModelTables(grid, jnp.asarray(cat.logmpeak), jnp.asarray(all_bins),
-                             profiles=None if ds_bins is None else jnp.asarray(cat.delta_sigma),
-                             lens_mask=jnp.asarray(cat.is_host, dtype=float) if centrals else None)
-        statics = ModelStatics("exact", n_bins, smf_bins, cat.volume, cat.lbox, rp_edges, config.pi_max, cells)
-        evaluate = "grid"
-    kernel = make_kernel(statics, make_smhm(config.smhm, net, evaluate))
-    return ForwardModel(kernel, tables, layout, config, abundance, make_smhm(config.smhm, net, "direct"),
-                        logmpeak_min=float(cat.logmpeak.min()), ds_lenses=ds_lenses, statics=statics)
+        tables, statics = exact_tables(plan, cat, cells, rp_edges)
+        kernel = make_kernel(statics, make_smhm(config.smhm, plan.net, "grid"))
+    return model_from_plan(plan, kernel, tables, statics, float(cat.logmpeak.min()))
 
+
+def tabulated_tables(plan, tab):
+    """(ModelTables, ModelStatics) of the tabulated path from a complete Tabulation."""
+    if not tab.complete:
+        raise ValueError(f"the tabulation covers {int(tab.n.sum())} of {tab.n_total} halos: a shard; "
+                         "combine all shards with combine_tabulations first")
+    arrays = {name: None if getattr(tab, name) is None else jnp.asarray(getattr(tab, name))
+              for name in ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1")}
+    if plan.centrals:
+        arrays.update({f"lens_{m}": jnp.asarray(getattr(tab, f"host_{m}")) for m in ("n", "s1", "s2")},
+                      ds0=jnp.asarray(tab.host_ds0), ds1=jnp.asarray(tab.host_ds1))
+    tables = ModelTables(plan.halo_grid, jnp.asarray(tab.logm_centres), jnp.asarray(plan.all_bins), **arrays)
+    statics = ModelStatics("tabulated", plan.n_bins, plan.smf_bins, tab.lbox**3, tab.lbox, tab.rp_edges,
+                           plan.config.pi_max)
+    return tables, statics
+
+
+def exact_tables(plan, cat, cells, rp_edges, own=None):
+    """(ModelTables, ModelStatics) of the exact path for the halos of ``cat``; ``own``
+    (1 for the halos whose one-point sums are this share's) when ``cat`` is a share."""
+    tables = ModelTables(plan.halo_grid, jnp.asarray(cat.logmpeak), jnp.asarray(plan.all_bins),
+                         profiles=None if plan.ds_bins is None else jnp.asarray(cat.delta_sigma),
+                         lens_mask=jnp.asarray(cat.is_host, dtype=float) if plan.centrals else None,
+                         own=None if own is None else jnp.asarray(own, dtype=float))
+    statics = ModelStatics("exact", plan.n_bins, plan.smf_bins, cat.volume, cat.lbox, rp_edges, plan.config.pi_max,
+                           cells)
+    return tables, statics
+
+
+def model_from_plan(plan, kernel, tables, statics, logmpeak_min):
+    """The ForwardModel of a plan, its kernel and tables."""
+    return ForwardModel(kernel, tables, plan.layout, plan.config, plan.abundance,
+                        make_smhm(plan.config.smhm, plan.net, "direct"), logmpeak_min=logmpeak_min,
+                        ds_lenses=plan.ds_lenses, statics=statics)

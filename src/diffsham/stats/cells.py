@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ("cell_grid", "SortedColumns", "sort_into_columns")
+__all__ = ("cell_grid", "SortedColumns", "SlabColumns", "sort_into_columns", "sort_slab_into_columns",
+           "columns_per_side", "column_index")
 
 
 def cell_grid(pos, lbox, rp_max, pi_max, subdivide=2):
@@ -93,6 +94,16 @@ class SortedColumns(NamedTuple):
         return self.n_side >= 2 * self.subdivide + 1
 
 
+def columns_per_side(lbox, rp_max, subdivide):
+    """Columns per side of the box: as many as fit with a side of at least rp_max / subdivide."""
+    return max(int(lbox // (rp_max / int(subdivide))), 1)
+
+
+def column_index(coord, lbox, n_side):
+    """The column index (0 .. n_side - 1) of coordinates in [0, lbox) along one axis."""
+    return np.minimum((np.asarray(coord) / lbox * n_side).astype(np.int64), n_side - 1)
+
+
 def sort_into_columns(pos, lbox, rp_max, subdivide=3):
     """Sort points into line-of-sight columns; see ``SortedColumns``.
 
@@ -102,8 +113,8 @@ def sort_into_columns(pos, lbox, rp_max, subdivide=3):
     """
     pos = np.asarray(pos, dtype=float)
     m = int(subdivide)
-    n_side = max(int(lbox // (rp_max / m)), 1)
-    ij = np.minimum((pos[:, :2] / lbox * n_side).astype(np.int64), n_side - 1)
+    n_side = columns_per_side(lbox, rp_max, m)
+    ij = column_index(pos[:, :2], lbox, n_side)
     col = ij[:, 0] * n_side + ij[:, 1]
     order = np.lexsort((pos[:, 2], col))
     counts = np.bincount(col, minlength=n_side * n_side)
@@ -116,3 +127,40 @@ def sort_into_columns(pos, lbox, rp_max, subdivide=3):
     shifts = np.floor_divide(raw, n_side).astype(float) * lbox
     x, y, z = (np.ascontiguousarray(pos[order, d]) for d in range(3))
     return SortedColumns(x, y, z, order, col[order], starts, counts, neighbours, shifts, float(lbox), n_side, m)
+
+
+class SlabColumns(NamedTuple):
+    """The columns of a slab's points and its ghosts, for pair sums over the slab's pairs.
+
+    Attributes
+    ----------
+    columns : SortedColumns
+    first_row, stop_row : int
+        The slab's points are the sorted rows [first_row, stop_row): whole x-columns.
+        The pairs visited from them through the stencil's upper half are the slab's,
+        each once; over the slabs of a partition every pair is some slab's.
+    """
+
+    columns: SortedColumns
+    first_row: int
+    stop_row: int
+
+
+def sort_slab_into_columns(pos, lbox, rp_max, subdivide, slab):
+    """``SlabColumns`` of a slab: ``pos`` holds the points of the x-columns [first, stop)
+    of the box's column grid (``columns_per_side``) and every point within
+    ``subdivide`` columns above them (the ghosts; periodic).
+
+    Raises
+    ------
+    ValueError
+        A box too small for the stencil to have distinct columns.
+    """
+    cells = sort_into_columns(pos, lbox, rp_max, subdivide)
+    if not cells.stencil_is_distinct:
+        raise ValueError(f"a box of {cells.n_side} columns per side is too small to split into slabs "
+                         f"(at least {2 * cells.subdivide + 1} needed)")
+    first, stop = (int(c) * cells.n_side for c in slab)
+    n = cells.order.size
+    bounds = np.append(cells.starts, n)
+    return SlabColumns(cells, int(bounds[first]), int(bounds[stop]))

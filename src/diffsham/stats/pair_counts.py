@@ -34,22 +34,28 @@ import numpy as np
 from jax import numpy as jnp
 
 from ..checks import check_positions, check_radial_edges
-from .cells import SortedColumns, sort_into_columns
+from .cells import SlabColumns, SortedColumns, sort_into_columns
 from .pair_counts_jax import CellLists, build_cell_lists, weighted_pair_counts_jax
 from .pair_kernels import half_neighbour_sums_kernel, neighbour_sums_kernel, rp_slot_table
 
-__all__ = ("BACKENDS", "check_pair_count_args", "resolve_backend", "pair_cells", "neighbour_sums",
+__all__ = ("BACKENDS", "check_pair_count_args", "check_pair_binning", "resolve_backend", "pair_cells", "neighbour_sums",
            "weighted_pair_counts")
 
 BACKENDS = ("auto", "numba", "jax")
 
 
-def check_pair_count_args(pos, lbox, rp_edges, pi_max, weights=None):
-    """Validate positions, box, bins and weights; raise ValueError naming the problem."""
-    pos = check_positions(pos, lbox)
+def check_pair_binning(lbox, rp_edges, pi_max):
+    """Validate the rp bins and pi_max for a box; return the edges as an array."""
     edges = check_radial_edges(rp_edges, lbox)
     if not (np.isfinite(pi_max) and 0 < pi_max < lbox / 2):
         raise ValueError(f"pi_max must lie in (0, lbox/2 = {lbox / 2:g}), got {pi_max!r}")
+    return edges
+
+
+def check_pair_count_args(pos, lbox, rp_edges, pi_max, weights=None):
+    """Validate positions, box, bins and weights; raise ValueError naming the problem."""
+    pos = check_positions(pos, lbox)
+    edges = check_pair_binning(lbox, rp_edges, pi_max)
     if weights is not None:
         w = np.asarray(weights)
         if w.ndim not in (1, 2) or w.shape[0] != pos.shape[0]:
@@ -126,15 +132,22 @@ def neighbour_sums(weights, cells, rp_edges, pi_max, rows=None):
 
 
 def _sorted_neighbour_sums(w_sorted, cells, rp_edges, pi_max, sorted_rows=None):
-    """S in the sorted order of ``cells`` for sorted weights (for ``sorted_rows`` if given)."""
+    """S in the sorted order of ``cells`` for sorted weights (for ``sorted_rows`` if
+    given); for ``SlabColumns``, every point's sum over the slab's pairs."""
     edges2 = np.asarray(rp_edges, dtype=float) ** 2
+    if isinstance(cells, SlabColumns):
+        slab, cells = cells, cells.columns
+        return half_neighbour_sums_kernel(cells.x, cells.y, cells.z, np.ascontiguousarray(w_sorted, dtype=float),
+                                          cells.column, cells.starts, cells.counts, cells.neighbours, cells.shifts,
+                                          cells.n_side, cells.subdivide, edges2, *rp_slot_table(edges2),
+                                          float(pi_max), cells.lbox, slab.first_row, slab.stop_row)
     geometry = (cells.x, cells.y, cells.z, np.ascontiguousarray(w_sorted, dtype=float))
     columns = (cells.column, cells.starts, cells.counts, cells.neighbours, cells.shifts, cells.n_side,
                cells.subdivide, edges2, *rp_slot_table(edges2), float(pi_max), cells.lbox)
     if sorted_rows is not None:
         return neighbour_sums_kernel(*geometry, sorted_rows, *columns)
     if cells.stencil_is_distinct:
-        return half_neighbour_sums_kernel(*geometry, *columns)
+        return half_neighbour_sums_kernel(*geometry, *columns, 0, cells.order.size)
     # a box so small that the stencil wraps onto itself: a pair may be reached twice
     return neighbour_sums_kernel(*geometry, np.arange(cells.order.size), *columns)
 
@@ -149,7 +162,7 @@ class _NumbaPairs:
     def __init__(self, cells, rp_edges, pi_max):
         self.cells, self.rp_edges, self.pi_max = cells, np.asarray(rp_edges, dtype=float), float(pi_max)
         # NumPy, not a JAX array: made into a constant of whichever trace indexes with it
-        self.order = cells.order
+        self.order = cells.columns.order if isinstance(cells, SlabColumns) else cells.order
 
     def sorted_sums(self, w_sorted):
         shape = jax.ShapeDtypeStruct((w_sorted.shape[0], self.rp_edges.size - 1, w_sorted.shape[1]), w_sorted.dtype)
@@ -182,8 +195,11 @@ def weighted_pair_counts(weights, cells, rp_edges, pi_max):
     ----------
     weights : ndarray of shape (n_points, n_w)
         One column per weighting (for example per stellar-mass bin); differentiable.
-    cells : SortedColumns or CellLists
+    cells : SortedColumns, SlabColumns or CellLists
         From ``pair_cells`` with the same rp_edges and pi_max; the type picks the backend.
+        ``SlabColumns`` (``sort_slab_into_columns``): the pairs of a slab only, with
+        their derivative with respect to every point it holds, ghosts included; summed
+        over the slabs of a partition, the whole box's counts.
     rp_edges : ndarray of shape (n_rp + 1, ) [Mpc/h]
     pi_max : float [Mpc/h]
 
@@ -193,6 +209,6 @@ def weighted_pair_counts(weights, cells, rp_edges, pi_max):
     """
     if isinstance(cells, CellLists):
         return weighted_pair_counts_jax(weights, cells, rp_edges, pi_max)
-    if not isinstance(cells, SortedColumns):
+    if not isinstance(cells, (SortedColumns, SlabColumns)):
         raise TypeError(f"cells must come from pair_cells, got {type(cells).__name__}")
     return _counts_numba(jnp.asarray(weights), _NumbaPairs(cells, rp_edges, pi_max))

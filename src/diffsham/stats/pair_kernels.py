@@ -229,8 +229,14 @@ def neighbour_sums_kernel(x, y, z, w, rows, column, starts, counts, neighbours, 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def half_neighbour_sums_kernel(x, y, z, w, column, starts, counts, neighbours, shifts, n_side, m, edges2, table,
-                               start, below, pi_max, lbox):
-    """S[i, k, b] for every sorted point, visiting each pair once (half the work).
+                               start, below, pi_max, lbox, row_lo, row_hi):
+    """Each pair visited once (half the work) from the sorted rows [row_lo, row_hi):
+    S[i, k, b] for every sorted point, over the pairs so visited.
+
+    With every row, S is the full neighbour sum. With the rows of a block of whole
+    x-columns (a slab: ``diffsham.distributed``), only the pairs whose first member in
+    the stencil's order is in the slab count, each once, and every point (a ghost too)
+    gets its share of them: over the slabs of a partition every pair counts once.
 
     Needs a stencil that does not wrap onto itself (n_side >= 2 m + 1). The box is cut
     into an even number of strips in x at least m columns wide; a strip's pairs reach
@@ -251,7 +257,7 @@ def half_neighbour_sums_kernel(x, y, z, w, column, starts, counts, neighbours, s
         for t in numba.prange(n_strips // 2):
             s = 2 * t + phase
             r2 = np.empty(cap)
-            for i in range(bounds[s], bounds[s + 1]):
+            for i in range(max(bounds[s], row_lo), min(bounds[s + 1], row_hi)):
                 acc = np.zeros((n_edges + 1, w.shape[1]))
                 _row_sums_half(i, i, x, y, z, w, column, starts, counts, neighbours, shifts, pi_max, lbox, n_side, m,
                                edges2, table, start, below, acc, r2, out)

@@ -29,12 +29,14 @@ import numba
 import numpy as np
 
 from ..cache import atomic_tmp_path, remove_orphan_tmp_files, resolve_cache_dir
-from .cells import sort_into_columns
+from .cells import sort_into_columns, sort_slab_into_columns
 from .pair_counts import check_pair_count_args
 from .pair_kernels import pair_tables_kernel, rp_slot_table
 
 __all__ = ("Tabulation", "tabulate", "combine_tabulations", "load_or_tabulate", "tabulation_key", "pair_tables",
-           "read_tabulation", "write_tabulation", "BadCacheFile")
+           "read_tabulation", "write_tabulation", "BadCacheFile", "MassBins", "tabulation_sums", "make_tabulation",
+           "finish_tabulation_key", "SUMMED_FIELDS", "read_cached_tabulation",
+           "tabulation_cache_path", "check_dlogm")
 
 FORMAT_VERSION = 3  # 3: the host-only lensing sums
 
@@ -70,7 +72,7 @@ class Tabulation(NamedTuple):
         return int(round(float(self.n.sum()))) == self.n_total
 
 
-def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2, rows=None):
+def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2, rows=None, slab=None):
     """P0, P1, P11 of shape (n_rp, n_m, n_m) (see the module docstring).
 
     Parameters
@@ -80,27 +82,90 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2, rows=No
     dm : ndarray of shape (n, ), the offset of each point from its bin centre
     rows : ndarray of int, optional
         Only ordered pairs whose first member is one of these rows (all by default).
+    slab : (int, int), optional
+        Only the pairs visited from the x-columns [first, stop) of the pair enumeration
+        (``diffsham.distributed.SlabDecomposition``), each once and adding both orders:
+        ``pos`` holds the slab's points and every point within ``subdivide`` columns
+        above it in x. The tables of the slabs of a partition sum to the whole box's.
     """
     pos, edges = check_pair_count_args(pos, lbox, rp_edges, pi_max)
-    cells = sort_into_columns(pos, lbox, edges[-1], subdivide)
-    rank = np.empty_like(cells.order)
-    rank[cells.order] = np.arange(cells.order.size)
-    sorted_rows = np.arange(cells.order.size) if rows is None else np.sort(rank[rows])
+    if rows is not None and slab is not None:
+        raise ValueError("give rows or slab, not both")
+    if slab is not None:
+        slab_cells = sort_slab_into_columns(pos, lbox, edges[-1], subdivide, slab)
+        cells, half = slab_cells.columns, True
+        sorted_rows = np.arange(slab_cells.first_row, slab_cells.stop_row)
+    else:
+        cells = sort_into_columns(pos, lbox, edges[-1], subdivide)
+        half = cells.stencil_is_distinct and rows is None
+        sorted_rows = np.arange(cells.order.size)
+        if rows is not None:
+            rank = np.empty_like(cells.order)
+            rank[cells.order] = sorted_rows
+            sorted_rows = np.sort(rank[rows])
     n_chunks = max(numba.get_num_threads() * 4, 1)
     tables = pair_tables_kernel(cells.x, cells.y, cells.z, np.asarray(mbin, np.int64)[cells.order],
                                 np.asarray(dm, float)[cells.order], sorted_rows, cells.column, cells.starts,
                                 cells.counts, cells.neighbours, cells.shifts, cells.n_side, cells.subdivide, edges**2,
-                                *rp_slot_table(edges**2), float(pi_max), float(lbox), int(n_m), n_chunks,
-                                rows is None and cells.stencil_is_distinct)
+                                *rp_slot_table(edges**2), float(pi_max), float(lbox), int(n_m), n_chunks, half)
     return tables[0], tables[1], tables[2]
 
 
-def _mass_bins(logmpeak, dlogm):
-    lo = np.floor(logmpeak.min() / dlogm) * dlogm
-    n_m = int(np.floor((logmpeak.max() - lo) / dlogm)) + 1
-    mbin = np.minimum(np.floor((logmpeak - lo) / dlogm).astype(np.int64), n_m - 1)
-    centres = lo + (np.arange(n_m) + 0.5) * dlogm
-    return mbin, centres, logmpeak - centres[mbin]
+class MassBins(NamedTuple):
+    """The tabulation's log Mpeak bins: ``n_m`` bins of width ``dlogm`` from ``lo``."""
+
+    lo: float
+    dlogm: float
+    n_m: int
+
+    @classmethod
+    def covering(cls, logm_min, logm_max, dlogm):
+        """The bins on the dlogm grid from the lightest to the heaviest halo."""
+        lo = np.floor(logm_min / dlogm) * dlogm
+        return cls(float(lo), float(dlogm), int(np.floor((logm_max - lo) / dlogm)) + 1)
+
+    @property
+    def centres(self):
+        return self.lo + (np.arange(self.n_m) + 0.5) * self.dlogm
+
+    def assign(self, logmpeak):
+        """(bin index, offset from the bin centre) of each log Mpeak."""
+        mbin = np.minimum(np.floor((logmpeak - self.lo) / self.dlogm).astype(np.int64), self.n_m - 1)
+        return mbin, logmpeak - self.centres[mbin]
+
+
+def tabulation_sums(pos, logmpeak, is_host, profiles, bins, lbox, rp_edges, pi_max, own, subdivide=2, rows=None,
+                    slab=None):
+    """The summed tables (``SUMMED_FIELDS``) of one share of a catalog.
+
+    ``own`` selects the halos whose one-point sums (N, S1, S2, lensing) this share
+    holds; ``rows`` or ``slab`` the pairs (see ``pair_tables``). Shares that partition
+    the halos and the pairs sum to the whole catalog's tables.
+
+    Parameters
+    ----------
+    pos : ndarray of shape (n, 3)
+    logmpeak : ndarray of shape (n, )
+    is_host : ndarray of bool of shape (n, )
+    profiles : ndarray of shape (n, n_ds) or None
+    bins : MassBins
+    own : ndarray of int
+
+    Returns
+    -------
+    sums : dict of ndarray
+    """
+    mbin, dm = bins.assign(logmpeak)
+    n_m = bins.n_m
+    out = dict(zip(("n", "s1", "s2"), _moments(mbin[own], dm[own], n_m)))
+    host = own[is_host[own]]
+    out.update(zip(("host_n", "host_s1", "host_s2"), _moments(mbin[host], dm[host], n_m)))
+    out.update(zip(("p0", "p1", "p11"), pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide, rows,
+                                                     slab)))
+    for prefix, members in (("", own), ("host_", host)):
+        ds = (None, None) if profiles is None else _lensing_sums(profiles[members], mbin[members], dm[members], n_m)
+        out.update({f"{prefix}ds0": ds[0], f"{prefix}ds1": ds[1]})
+    return out
 
 
 def tabulation_key(cat, rp_edges, pi_max, dlogm):
@@ -111,7 +176,12 @@ def tabulation_key(cat, rp_edges, pi_max, dlogm):
     if cat.delta_sigma is not None:
         h.update(np.ascontiguousarray(cat.delta_sigma).tobytes())
         h.update(np.ascontiguousarray(cat.delta_sigma_rp_edges).tobytes())
-    h.update(json.dumps(dict(lbox=cat.lbox, rp_edges=[float(e) for e in rp_edges], pi_max=float(pi_max),
+    return finish_tabulation_key(h, cat.lbox, rp_edges, pi_max, dlogm)
+
+
+def finish_tabulation_key(h, lbox, rp_edges, pi_max, dlogm):
+    """The key from a sha256 that has digested the catalog arrays (see ``tabulation_key``)."""
+    h.update(json.dumps(dict(lbox=lbox, rp_edges=[float(e) for e in rp_edges], pi_max=float(pi_max),
                              dlogm=float(dlogm), version=FORMAT_VERSION)).encode())
     return h.hexdigest()[:24]
 
@@ -131,44 +201,45 @@ def tabulate(cat, rp_edges, pi_max, dlogm=0.02, subdivide=2, progress=True, rows
     progress : bool, optional
     rows : ndarray of int, optional
         Tabulate only these halos as first members (every halo stays a neighbour), to
-        split the work across processes: with rows that partition the catalog (for
-        example ``np.arange(rank, n, n_ranks)``), ``combine_tabulations`` of the shards
-        equals the full tabulation.
+        split the work (the jackknife's cubes): with rows that partition the catalog,
+        ``combine_tabulations`` of the shards equals the full tabulation. Across
+        processes, ``diffsham.distributed.tabulate_distributed`` splits the box into
+        slabs instead, so that no process holds the whole catalog.
 
     Returns
     -------
     tab : Tabulation
     """
-    from tqdm.auto import tqdm
-
-    steps = tqdm(total=3, desc="tabulate", disable=not progress)
     pos, edges = check_pair_count_args(cat.positions, cat.lbox, rp_edges, pi_max)
-    if not (0 < dlogm <= 0.1):
-        raise ValueError(f"dlogm must lie in (0, 0.1] dex, got {dlogm!r}")
+    check_dlogm(dlogm)
     n_total = pos.shape[0]
     if rows is not None:
         rows = np.asarray(rows)
         if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or (
                 rows.size and (rows.min() < 0 or rows.max() >= n_total)) or np.unique(rows).size != rows.size:
             raise ValueError(f"rows must be distinct integer indices in [0, {n_total})")
-    mbin, centres, dm = _mass_bins(cat.logmpeak, dlogm)
-    n_m = centres.size
+    bins = MassBins.covering(cat.logmpeak.min(), cat.logmpeak.max(), dlogm)
     own = np.arange(n_total) if rows is None else rows
-    n, s1, s2 = _moments(mbin[own], dm[own], n_m)
-    host = own[cat.is_host[own]]
-    host_n, host_s1, host_s2 = _moments(mbin[host], dm[host], n_m)
-    steps.update()
-    p0, p1, p11 = pair_tables(pos, mbin, dm, n_m, cat.lbox, edges, pi_max, subdivide, rows)
-    steps.update()
-    ds0 = ds1 = ds_edges = host_ds0 = host_ds1 = None
-    if cat.delta_sigma is not None:
-        ds0, ds1 = _lensing_sums(cat.delta_sigma[own], mbin[own], dm[own], n_m)
-        host_ds0, host_ds1 = _lensing_sums(cat.delta_sigma[host], mbin[host], dm[host], n_m)
-        ds_edges = cat.delta_sigma_rp_edges
-    steps.update()
-    steps.close()
-    return Tabulation(centres, n, s1, s2, p0, p1, p11, ds0, ds1, edges, float(pi_max), ds_edges, float(cat.lbox),
-                      tabulation_key(cat, edges, pi_max, dlogm), n_total, host_n, host_s1, host_s2, host_ds0, host_ds1)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=1, desc=f"tabulate {own.size} halos", disable=not progress) as bar:
+        sums = tabulation_sums(pos, cat.logmpeak, cat.is_host, cat.delta_sigma, bins, cat.lbox, edges, pi_max, own,
+                               subdivide, rows)
+        bar.update()
+    return make_tabulation(sums, bins, edges, pi_max, cat.delta_sigma_rp_edges, cat.lbox,
+                           tabulation_key(cat, edges, pi_max, dlogm), n_total)
+
+
+def make_tabulation(sums, bins, rp_edges, pi_max, ds_rp_edges, lbox, key, n_total):
+    """A Tabulation from its summed tables (``tabulation_sums``) and its binning."""
+    return Tabulation(bins.centres, rp_edges=np.asarray(rp_edges, float), pi_max=float(pi_max),
+                      ds_rp_edges=None if sums["ds0"] is None else np.asarray(ds_rp_edges, float), lbox=float(lbox),
+                      key=key, n_total=int(n_total), **sums)
+
+
+def check_dlogm(dlogm):
+    if not (0 < dlogm <= 0.1):
+        raise ValueError(f"dlogm must lie in (0, 0.1] dex, got {dlogm!r}")
 
 
 def _moments(mbin, dm, n_m):
@@ -184,9 +255,9 @@ def _lensing_sums(profiles, mbin, dm, n_m):
     return d0, d1
 
 
-_SUMMED_FIELDS = ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1", "host_n", "host_s1", "host_s2", "host_ds0",
-                  "host_ds1")
-_ARRAY_FIELDS = ("logm_centres", "rp_edges", "ds_rp_edges") + _SUMMED_FIELDS
+SUMMED_FIELDS = ("n", "s1", "s2", "p0", "p1", "p11", "ds0", "ds1", "host_n", "host_s1", "host_s2", "host_ds0",
+                 "host_ds1")
+_ARRAY_FIELDS = ("logm_centres", "rp_edges", "ds_rp_edges") + SUMMED_FIELDS
 
 
 def combine_tabulations(shards):
@@ -204,7 +275,7 @@ def combine_tabulations(shards):
             raise ValueError("tabulations of different catalogs or binnings cannot be combined "
                              f"(keys {first.key} and {t.key})")
     summed = {name: None if getattr(first, name) is None else sum(getattr(t, name) for t in shards)
-              for name in _SUMMED_FIELDS}
+              for name in SUMMED_FIELDS}
     if summed["n"].sum() > first.n_total + 0.5:
         raise ValueError(f"the shards hold {int(summed['n'].sum())} halos, more than the catalog's "
                          f"{first.n_total}: their rows overlap")
@@ -232,21 +303,35 @@ def load_or_tabulate(cat, rp_edges, pi_max, dlogm=0.02, cache_dir=None, progress
     cache_dir : str, optional
         See ``diffsham.cache.resolve_cache_dir``.
     """
+    key = tabulation_key(cat, rp_edges, pi_max, dlogm)
+    path = tabulation_cache_path(cache_dir, key)
+    tab = read_cached_tabulation(path, key)
+    if tab is None:
+        tab = tabulate(cat, rp_edges, pi_max, dlogm, progress=progress)
+        write_tabulation(path, tab)
+    return tab
+
+
+def tabulation_cache_path(cache_dir, key):
+    """Where the tabulation of ``key`` is cached (orphaned temporary files are removed)."""
     cache_dir = resolve_cache_dir(cache_dir)
     remove_orphan_tmp_files(cache_dir)
-    key = tabulation_key(cat, rp_edges, pi_max, dlogm)
-    path = os.path.join(cache_dir, f"tabulation_{key}.h5")
-    if os.path.isfile(path):
-        try:
-            tab = read_tabulation(path)
-            if tab.key != key or not tab.complete:
-                raise BadCacheFile(f"{path}: key {tab.key} or halo count does not match the catalog")
-            return tab
-        except BadCacheFile as exc:
-            warnings.warn(f"rebuilding the tabulation cache: {exc}", stacklevel=2)
-    tab = tabulate(cat, rp_edges, pi_max, dlogm, progress=progress)
-    write_tabulation(path, tab)
-    return tab
+    return os.path.join(cache_dir, f"tabulation_{key}.h5")
+
+
+def read_cached_tabulation(path, key):
+    """The complete tabulation of ``key`` cached at ``path``, or None (absent, or bad:
+    then with a warning that it will be rebuilt)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        tab = read_tabulation(path)
+        if tab.key != key or not tab.complete:
+            raise BadCacheFile(f"{path}: key {tab.key} or halo count does not match the catalog")
+        return tab
+    except BadCacheFile as exc:
+        warnings.warn(f"rebuilding the tabulation cache: {exc}", stacklevel=3)
+        return None
 
 
 def _checksum(array):

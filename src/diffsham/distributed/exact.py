@@ -1,0 +1,111 @@
+"""The forward model of a catalog file over the processes of ``jax.distributed``.
+
+Two paths, as ``model.make_forward_model``:
+
+- **tabulated**: ``tabulate_distributed`` builds the tables over the processes; every
+  process then holds the small tables and predicts on its own (a sampler's step needs
+  no communication).
+- **exact**: every process keeps its slab and ghost shell (``SlabDecomposition``) and
+  evaluates its halos' weights; the one-point sums of the halos it owns and the pair
+  sums of its slab (``stats.cells.SlabColumns``) are summed over the processes by a
+  ``psum`` inside the kernel (``jax.shard_map`` over one device per process). The
+  kernel stays one jittable, differentiable function, identical on every process: JAX
+  transposes the psum for reverse mode, so a gradient is one more collective of the
+  same small sums.
+"""
+import jax
+
+from ..catalog.hdf5_io import catalog_header, read_catalog_rows
+from ..model.core import make_kernel
+from ..model.forward import exact_tables, model_from_plan, plan_forward_model, tabulated_tables
+from ..model.smhm import make_smhm
+from ..stats.cells import sort_slab_into_columns
+from ..stats.pair_counts import check_pair_binning
+from .runtime import HALO_AXIS, process_mesh
+from .slabs import SlabDecomposition
+from .tabulate import DEFAULT_CHUNK_ROWS, stream_catalog_summary, tabulate_distributed
+
+__all__ = ("make_slab_forward_model", "read_slab")
+
+
+def read_slab(path, decomposition, part, *, space="real", chunk_rows=DEFAULT_CHUNK_ROWS):
+    """The halos slab ``part`` holds, read chunk by chunk from a catalog file.
+
+    Returns
+    -------
+    cat : HaloCatalog
+        Its own halos and its ghosts (in ``space``).
+    owned : ndarray of bool
+        Which of them it owns.
+    """
+    cat, _ = read_catalog_rows(path, lambda chunk: decomposition.holds(chunk["x"], part), chunk_rows)
+    if space == "redshift":
+        from ..catalog.redshift_space import to_redshift_space
+
+        cat = to_redshift_space(cat)
+    return cat, decomposition.select(cat.x, part)[0]
+
+
+def make_slab_forward_model(catalog_file, smf_bins=None, wp_bins=None, ds_bins=None, *, config=None, net=None,
+                            ds_lenses="all", subdivide=2, chunk_rows=DEFAULT_CHUNK_ROWS, progress=True, **settings):
+    """``make_forward_model`` for a catalog file, split over the processes.
+
+    Call it on every process (after ``initialize``); with one process it equals
+    ``make_forward_model(read_catalog(catalog_file), ...)``. Arguments as there; ``subdivide``
+    and ``chunk_rows`` as for ``tabulate_distributed``. The exact path counts pairs
+    with the numba backend.
+
+    Returns
+    -------
+    model : ForwardModel
+        Its ``kernel`` closes over this process's tables (its ``tables`` argument is
+        ignored on the exact path): call it inside ``jit`` as ``model.kernel(theta,
+        model.tables)``, on every process alike.
+    """
+    header = catalog_header(catalog_file)
+    space = (config.replace(**settings) if config is not None else _config(settings)).space
+    _, masses = stream_catalog_summary(catalog_file, space=space, chunk_rows=chunk_rows)
+    plan = plan_forward_model(masses, header["lbox"], header.get("delta_sigma_rp_edges"), smf_bins, wp_bins, ds_bins,
+                              config=config, net=net, ds_lenses=ds_lenses, settings=settings)
+    config = plan.config
+    if config.path == "tabulated":
+        tab, _ = tabulate_distributed(catalog_file, config.rp_edges, config.pi_max, config.dlogm, space=space,
+                                      subdivide=subdivide, cache_dir=config.cache_dir, chunk_rows=chunk_rows,
+                                      progress=progress)
+        tables, statics = tabulated_tables(plan, tab)
+        kernel = make_kernel(statics, make_smhm(config.smhm, plan.net, "direct"))
+        return model_from_plan(plan, kernel, tables, statics, masses.logm_min)
+    if config.pair_backend == "jax":
+        raise ValueError("the exact path over processes counts pairs with the numba backend; pair_backend 'jax' "
+                         "is for one process")
+    lbox = header["lbox"]
+    edges = check_pair_binning(lbox, config.rp_edges, config.pi_max)
+    rank = jax.process_index()
+    decomposition = SlabDecomposition.for_binning(lbox, edges[-1], jax.process_count(), subdivide)
+    local, owned = read_slab(catalog_file, decomposition, rank, space=space, chunk_rows=chunk_rows)
+    cells = None
+    if plan.wp_bins is not None:
+        cells = sort_slab_into_columns(local.positions, lbox, edges[-1], subdivide, decomposition.columns(rank))
+    tables, statics = exact_tables(plan, local, cells, edges, own=owned)
+    local_kernel = make_kernel(statics, make_smhm(config.smhm, plan.net, "grid"), reduce_sums=_sum_over_processes)
+    mesh = process_mesh()
+    from jax.sharding import PartitionSpec as P
+
+    def kernel(theta, _tables=None):
+        # the tables are this process's own constants, closed over: a global array of
+        # them could not be closed over by the caller's jit
+        return jax.shard_map(lambda t: local_kernel(t, tables), mesh=mesh, in_specs=P(), out_specs=P(),
+                             check_vma=False)(theta)
+
+    return model_from_plan(plan, kernel, tables, statics, masses.logm_min)
+
+
+def _config(settings):
+    from ..model.config import ModelConfig
+
+    return ModelConfig().replace(**settings) if settings else ModelConfig()
+
+
+def _sum_over_processes(sums):
+    return jax.tree_util.tree_map(lambda x: jax.lax.psum(x, HALO_AXIS), sums)
+
