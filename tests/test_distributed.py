@@ -8,7 +8,7 @@ process 0 alone wrote the cache, which the next call found.
 """
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 
@@ -22,6 +22,7 @@ from diffsham.stats.tabulate import MassBins, pair_tables
 
 sys.path.insert(0, os.path.dirname(__file__))
 import distributed_worker as worker  # noqa: E402
+from loopback import run_processes  # noqa: E402
 
 WORKER_TIMEOUT_S = 300
 
@@ -67,36 +68,6 @@ def test_slab_settings_are_checked():
         SlabDecomposition.for_binning(40.0, 10.0, 9)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_processes(n, argv, timeout_s=WORKER_TIMEOUT_S, threads=1):
-    """Run ``python argv`` as ``n`` loopback processes of jax.distributed; every one is
-    stopped by the time this returns. Returns their (returncode, output)."""
-    port = _free_port()
-    procs = []
-    for rank in range(n):
-        env = dict(os.environ, DIFFSHAM_COORDINATOR=f"127.0.0.1:{port}", DIFFSHAM_NUM_PROCESSES=str(n),
-                   DIFFSHAM_PROCESS_ID=str(rank), NUMBA_NUM_THREADS=str(threads))
-        env.pop("XLA_FLAGS", None)
-        procs.append(subprocess.Popen([sys.executable, *argv], env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
-    out = []
-    try:
-        for p in procs:
-            out.append((p.wait(timeout=timeout_s), p.stdout.read()))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stdout.close()
-    return out
-
-
 @pytest.fixture(scope="module")
 def two_process_run(small_catalog, tmp_path_factory):
     from diffsham.catalog import write_catalog
@@ -104,7 +75,7 @@ def two_process_run(small_catalog, tmp_path_factory):
     folder = tmp_path_factory.mktemp("distributed")
     path = str(folder / "catalog.h5")
     write_catalog(path, small_catalog)
-    results = run_processes(2, [worker.__file__, path, str(folder)])
+    results = run_processes(2, [worker.__file__, path, str(folder)], timeout_s=WORKER_TIMEOUT_S)
     for rank, (code, output) in enumerate(results):
         assert code == 0, f"process {rank} failed:\n{output[-4000:]}"
     return [dict(np.load(folder / f"process_{rank}.npz")) for rank in range(2)], folder
@@ -156,3 +127,19 @@ def test_two_processes_predict_and_differentiate_what_one_does(two_process_run, 
         np.testing.assert_allclose(run[f"{path}_loss"], loss, rtol=1e-12)
         np.testing.assert_allclose(run[f"{path}_grad"], grad, rtol=1e-9)
         np.testing.assert_allclose(run[f"{path}_batch"], batch, rtol=1e-11)
+
+
+def test_initialize_says_what_is_missing():
+    """Settings given in part, or none and no cluster: an error naming what to set (in a
+    subprocess: a started jax.distributed would outlive the test)."""
+    code = ("from diffsham.distributed import initialize, DistributedSetupError\n"
+            "try:\n    initialize()\nexcept DistributedSetupError as e:\n    print(e)\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DIFFSHAM_", "SLURM_", "OMPI_", "PMI_"))}
+    for extra, message in (({}, "no cluster found to start jax.distributed from"),
+                           ({"DIFFSHAM_NUM_PROCESSES": "2"}, "DIFFSHAM_COORDINATOR, DIFFSHAM_PROCESS_ID not given"),
+                           ({"DIFFSHAM_COORDINATOR": "127.0.0.1:1", "DIFFSHAM_NUM_PROCESSES": "2",
+                             "DIFFSHAM_PROCESS_ID": "2"}, "process id 2 is not in \\[0, 2\\)")):
+        run = subprocess.run([sys.executable, "-c", code], env=dict(clean, **extra), capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert re.search(message, run.stdout), run.stdout

@@ -289,3 +289,21 @@ def test_stall_detection_names_the_chain(posterior):
     sampler = dataclasses.replace(posterior.spec.sampler, warmup=10, samples=10, step_size_floor=10.0)
     with pytest.raises(SamplerStalled, match=r"chain \d: adapted step size .* below the floor 10; it sat at logphi="):
         run_sampler(posterior, sampler, progress=False)
+
+
+@pytest.mark.slow
+def test_fit_over_two_processes_equals_one(spec_dir, whole_run, tmp_path):
+    """``diffsham fit --distributed --devices 2`` in two loopback processes of
+    jax.distributed: one chain on each process's device, the new states gathered to both
+    after every step; process 0 writes the run, whose draws equal the one-process run's
+    to rounding."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from loopback import run_processes
+
+    out = tmp_path / "two"
+    results = run_processes(2, _fit_cmd(spec_dir / "spec.toml", out, "--distributed", "--devices", "2")[1:],
+                            timeout_s=900)
+    for rank, (code, text) in enumerate(results):
+        assert code == 0, f"process {rank}:\n{text[-3000:]}"
+    _same_draws(whole_run, out, rtol=1e-11)
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".nc", ".npz")) == ["checkpoint.npz", "run.nc"]

@@ -1,4 +1,4 @@
-"""``diffsham catalog make`` and ``diffsham catalog info PATH``."""
+"""``diffsham catalog make``, ``diffsham catalog info PATH`` and ``diffsham catalog tabulate PATH``."""
 import argparse
 import json
 import os
@@ -26,7 +26,22 @@ def main(argv):
     info.add_argument("--format", choices=("diffsham", "halotools", "hlist"), default="diffsham")
     info.add_argument("--lbox", type=float, default=None, help="box side for hlist files without one")
     info.add_argument("--plot", default=None, help="where to write the plot (default: PATH + .massfunc.png)")
+    tab = sub.add_parser("tabulate", help="tabulate a diffsham catalog file for the fast path, into the cache "
+                                          "(over the processes of jax.distributed with --distributed)")
+    tab.add_argument("path")
+    tab.add_argument("--rp-edges", type=float, nargs="+", default=None,
+                     help="wp's rp bin edges [Mpc/h] (default: the model's, 0.1-30 in 15 log bins)")
+    tab.add_argument("--pi-max", type=float, default=None, help="[Mpc/h] (default: the model's, 40)")
+    tab.add_argument("--dlogm", type=float, default=0.02, help="log Mpeak bin width [dex]")
+    tab.add_argument("--space", choices=("real", "redshift"), default="real")
+    tab.add_argument("--cache-dir", default=None, help="default: see diffsham.cache")
+    tab.add_argument("--chunk-rows", type=int, default=2**20, help="rows read from the file at a time")
+    tab.add_argument("--distributed", action="store_true",
+                     help="start jax.distributed (srun, mpirun, or the DIFFSHAM_COORDINATOR, "
+                          "DIFFSHAM_NUM_PROCESSES, DIFFSHAM_PROCESS_ID variables) and split the box over the processes")
     args = parser.parse_args(argv)
+    if args.action == "tabulate":
+        return _tabulate(parser, args)
     if args.action == "make":
         from ..catalog.default import load_synthetic_catalog, synthetic_catalog_path
 
@@ -47,6 +62,22 @@ def main(argv):
         summary["abundance_vs_bolshoi_planck"] = _abundance_table(cat)
         summary["plot"] = write_mass_function_plot(cat, plot)
         print(json.dumps(summary, indent=1))
+
+
+def _tabulate(parser, args):
+    from ..catalog.schema import CatalogError
+    from ..distributed import DistributedSetupError, initialize, tabulate_distributed
+    from ..model.config import DEFAULT_PI_MAX, DEFAULT_RP_EDGES
+
+    try:
+        if args.distributed:
+            initialize()
+        _, report = tabulate_distributed(args.path, args.rp_edges or DEFAULT_RP_EDGES, args.pi_max or DEFAULT_PI_MAX,
+                                         args.dlogm, space=args.space, cache_dir=args.cache_dir,
+                                         chunk_rows=args.chunk_rows)
+    except (CatalogError, DistributedSetupError, ValueError) as exc:
+        parser.exit(2, f"diffsham catalog tabulate: error: {exc}\n")
+    print(json.dumps(report._asdict()), flush=True)
 
 
 def _read_any(path, fmt, lbox):

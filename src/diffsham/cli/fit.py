@@ -28,8 +28,19 @@ def fit_main(argv):
     p.add_argument("--devices", type=int, default=None,
                    help="split the chains over this many local devices (on the CPU: virtual devices; keep it at or "
                         "below the number of cores)")
+    p.add_argument("--distributed", action="store_true",
+                   help="start jax.distributed first (srun, mpirun, or the DIFFSHAM_COORDINATOR, "
+                        "DIFFSHAM_NUM_PROCESSES, DIFFSHAM_PROCESS_ID variables): --devices then counts the devices "
+                        "of all processes, a diffsham catalog file is split over them, and process 0 writes the run")
     args = p.parse_args(argv)
-    if args.devices is not None and args.devices > 1:
+    if args.distributed:
+        from ..distributed import DistributedSetupError, initialize
+
+        try:
+            initialize()  # before anything starts JAX's backend
+        except DistributedSetupError as exc:
+            _fail("diffsham fit", exc)
+    elif args.devices is not None and args.devices > 1:
         from ..infer.devices import request_cpu_devices
 
         request_cpu_devices(args.devices)  # before anything starts JAX's backend

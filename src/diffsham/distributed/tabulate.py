@@ -69,7 +69,17 @@ class TabulationReport(NamedTuple):
 
 
 def peak_rss_bytes():
-    """Peak resident memory of this process [bytes] (Linux reports kB)."""
+    """Peak resident memory of this process [bytes].
+
+    Linux's ``VmHWM``, which starts afresh with the program; ``getrusage``'s maxrss keeps
+    the peak of the process that forked it (a launcher's), so it is the fallback only."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 

@@ -6,10 +6,15 @@ longest tree of all).
 On the CPU, several devices in one process come from ``jax_num_cpu_devices`` (or
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N``), which must be set before JAX
 starts its backend: ``diffsham fit --devices N`` does it (``request_cpu_devices``).
+
+Under ``jax.distributed`` (``diffsham fit --distributed``) the mesh spans the devices of
+every process, in JAX's global order; each device steps its own chains and the chains'
+new states are gathered (``all_gather``) so that every process holds all of them, as the
+pooled tuning, the checkpoints and the draws need.
 """
 import jax
 
-__all__ = ("CHAIN_AXIS", "DevicesUnavailable", "chain_mesh", "request_cpu_devices", "shard_chains")
+__all__ = ("CHAIN_AXIS", "DevicesUnavailable", "chain_mesh", "request_cpu_devices", "shard_chains", "to_host")
 
 CHAIN_AXIS = "chain"
 
@@ -28,7 +33,8 @@ def request_cpu_devices(n):
 
 
 def chain_mesh(n_devices, n_chains):
-    """A mesh of ``n_devices`` local devices along ``CHAIN_AXIS``.
+    """A mesh of ``n_devices`` devices along ``CHAIN_AXIS``: this process's, or under
+    ``jax.distributed`` those of all processes (the same number from each).
 
     Raises
     ------
@@ -38,11 +44,21 @@ def chain_mesh(n_devices, n_chains):
         Chains not a multiple of the devices.
     """
     n_devices = int(n_devices)
-    devices = jax.local_devices()
+    n_processes = jax.process_count()
     if n_devices < 1:
         raise ValueError(f"devices must be at least 1, got {n_devices}")
     if n_chains % n_devices:
         raise ValueError(f"{n_chains} chains cannot be split evenly over {n_devices} devices")
+    if n_processes > 1:
+        if n_devices % n_processes:
+            raise ValueError(f"{n_devices} devices cannot be taken evenly from {n_processes} processes")
+        per = n_devices // n_processes
+        if per > len(jax.local_devices()):
+            raise DevicesUnavailable(f"{n_devices} devices asked for over {n_processes} processes, but this process "
+                                     f"has {len(jax.local_devices())}")
+        devices = [d for p in range(n_processes) for d in [d for d in jax.devices() if d.process_index == p][:per]]
+        return jax.sharding.Mesh(devices, (CHAIN_AXIS,))
+    devices = jax.local_devices()
     if n_devices > len(devices):
         raise DevicesUnavailable(
             f"{n_devices} devices asked for, but this process has {len(devices)} ({devices[0].platform}); on the CPU, "
@@ -61,8 +77,33 @@ def shard_chains(mesh):
     """
     from jax.sharding import PartitionSpec as P
 
+    across_processes = len({d.process_index for d in mesh.devices.flat}) > 1
+
     def map_chains(transition):
-        return jax.shard_map(transition, mesh=mesh, in_specs=(P(), P(CHAIN_AXIS), P(CHAIN_AXIS)),
-                             out_specs=P(CHAIN_AXIS), check_vma=False)
+        if not across_processes:
+            return jax.shard_map(transition, mesh=mesh, in_specs=(P(), P(CHAIN_AXIS), P(CHAIN_AXIS)),
+                                 out_specs=P(CHAIN_AXIS), check_vma=False)
+
+        def gathered(tuning, keys, chains):
+            out = transition(tuning, keys, chains)
+            return jax.tree_util.tree_map(lambda x: jax.lax.all_gather(x, CHAIN_AXIS, tiled=True), out)
+
+        # every process gets every chain: what leaves the step is replicated, readable anywhere
+        return jax.shard_map(gathered, mesh=mesh, in_specs=(P(), P(CHAIN_AXIS), P(CHAIN_AXIS)), out_specs=P(),
+                             check_vma=False)
 
     return map_chains
+
+
+def to_host(x):
+    """A NumPy copy of an array, also of one spread over the processes of jax.distributed
+    (replicated: this process's copy; sharded: gathered from all)."""
+    import numpy as np
+
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        if x.is_fully_replicated:
+            return np.asarray(x.addressable_data(0))
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)

@@ -47,6 +47,10 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
     Returns
     -------
     idata, rows, run, warnings
+        Under ``jax.distributed`` (``diffsham fit --distributed``) every process samples
+        (chains split over the processes' devices with ``devices``, or the halos over the
+        processes on the exact path of a catalog file), process 0 writes the run folder,
+        and the others return ``(idata, None, None, None)``.
     """
     spec = read_spec(spec) if isinstance(spec, (str, os.PathLike)) else spec
     sampler = spec.sampler
@@ -57,6 +61,12 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
         sampler = dataclasses.replace(sampler, **overrides)
         check_devices(sampler, "overrides")
     posterior = posterior or build_posterior(spec, progress=progress)
+    if jax.process_count() > 1 and sampler.devices > 1 and posterior.model.config.path == "exact":
+        from .spec import SpecError
+
+        raise SpecError(f"{spec.path}: on the exact path over {jax.process_count()} processes the halos are split "
+                        "over them and every process steps every chain; [sampler] devices must be 1 (chains and "
+                        "halos on one mesh is not built yet)")
     result = run_sampler(posterior, sampler, out_dir=out, resume=resume, progress=progress)
     theta = _thinned_theta(posterior, result)
     flat = theta.reshape(-1, len(PARAM_NAMES))
@@ -65,6 +75,8 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
     smhm = np.asarray(posterior.model.mean_log_sm(flat, SMHM_LOGMPEAK)).reshape(theta.shape[:2] + (-1,))
     idata = to_inference_data(posterior, result, predictions, smhm, SMHM_LOGMPEAK)
     idata.attrs["max_tree_depth"] = sampler.max_tree_depth
+    if jax.process_index() != 0:  # under jax.distributed, process 0 writes what all of them hold
+        return idata, None, None, None
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, RUN_FILE)
     tmp = atomic_tmp_path(path)

@@ -144,12 +144,47 @@ class Posterior:
 
 
 def build_model(spec, progress=True, catalog=None):
-    """The forward model of a spec: its catalog, its [model] table, its observables' bins."""
-    cat = catalog if catalog is not None else load_spec_catalog(spec, progress)
+    """The forward model of a spec: its catalog, its [model] table, its observables' bins.
+
+    Under ``jax.distributed`` with several processes, a catalog file in the diffsham
+    format is split over them (``diffsham.distributed.make_slab_forward_model``: the
+    tabulation, or the exact path's pair sums); any other catalog is read whole by each.
+    """
+    import jax
+
     smf_bins, wp_bins, ds_bins = model_bins(spec)
     lenses = {o.kind: o.lenses for o in spec.observables}.get("delta_sigma", "all")
-    return make_forward_model(cat, smf_bins, wp_bins, ds_bins, config=spec.model, progress=progress,
-                              ds_lenses=lenses)
+    if catalog is None and spec.catalog.kind == "file" and spec.catalog.format == "diffsham" and \
+            jax.process_count() > 1:
+        from ..distributed import make_slab_forward_model
+
+        return make_slab_forward_model(spec.resolve(spec.catalog.path), smf_bins, wp_bins, ds_bins,
+                                       config=spec.model, ds_lenses=lenses,
+                                       progress=progress and jax.process_index() == 0)
+    # under jax.distributed, process 0 makes the caches (catalog, tabulation) that the others then read
+    first, after = _in_turn("the catalog and its tabulation cached")
+    first()
+    cat = catalog if catalog is not None else load_spec_catalog(spec, progress)
+    model = make_forward_model(cat, smf_bins, wp_bins, ds_bins, config=spec.model, progress=progress,
+                               ds_lenses=lenses)
+    after()
+    return model
+
+
+def _in_turn(what):
+    """(before, after): with several jax.distributed processes, a barrier that process 0
+    meets after its work and the others before theirs; no-ops in one process."""
+    import jax
+
+    if jax.process_count() == 1:
+        return (lambda: None), (lambda: None)
+    from jax.experimental import multihost_utils
+
+    def barrier():
+        multihost_utils.sync_global_devices(what)
+
+    nothing = lambda: None  # noqa: E731
+    return (nothing, barrier) if jax.process_index() == 0 else (barrier, nothing)
 
 
 def check_completeness(spec, model):

@@ -33,6 +33,7 @@ from jax import numpy as jnp
 from .. import __version__
 from ..cache import atomic_tmp_path
 from .adaptation import FROZEN, build_adaptive_kernel, scan_chunk, warmup_schedule
+from .devices import to_host
 
 __all__ = ("SamplerStalled", "RunResult", "run_sampler", "initial_positions", "find_map", "CHECKPOINT_NAME")
 
@@ -322,11 +323,15 @@ def _load_checkpoint(path, digest):
 
 def _write_checkpoint(path, digest, states, run, draws, **extra):
     """Write the sampler states (any pytree), the run's counters and the draws so far to a
-    temporary name and rename it: no half-written checkpoint exists at any moment."""
+    temporary name and rename it: no half-written checkpoint exists at any moment. Under
+    jax.distributed every process holds the same states, and process 0 writes them."""
     if path is None:
         return
+    # every process takes part: a state sharded over them is gathered collectively
+    arrays = {f"state_{i}": to_host(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(states))}
+    if jax.process_index() != 0:
+        return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    arrays = {f"state_{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(states))}
     arrays.update({f"draws_{k}": v for k, v in draws.items()})
     arrays.update({k: np.array(v) for k, v in run.items()})
     arrays.update({k: np.asarray(v) for k, v in extra.items()})
@@ -411,9 +416,11 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
         if run["phase"] != phase:
             continue
         if phase == "sampling":
-            _check_step_sizes(driver.step_size(states), driver.position(states), sampler, posterior)
+            _check_step_sizes(to_host(driver.step_size(states)), jax.tree_util.tree_map(to_host, driver.position(states)),
+                              sampler, posterior)
         stages = driver.stages(phase, total)
-        bar = tqdm(total=total, initial=run["done"], desc=f"{phase} ({sampler.chains} chains)", disable=not progress)
+        bar = tqdm(total=total, initial=run["done"], desc=f"{phase} ({sampler.chains} chains)",
+                   disable=not progress or jax.process_index() != 0)
         since_checkpoint = 0
         while run["phase"] == phase and run["done"] < total:
             done = run["done"]
@@ -421,7 +428,7 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
             t0 = time.perf_counter()
             compile_before = chunks.compile_seconds
             states, out = chunks(states, phase_key, done, stages[done:done + n])
-            out = jax.tree_util.tree_map(np.asarray, out)
+            out = jax.tree_util.tree_map(to_host, out)
             elapsed = time.perf_counter() - t0 - (chunks.compile_seconds - compile_before)
             run[f"{phase}_seconds"] += elapsed
             run[f"n_grad_{phase}"] += int(out["n_steps"].sum())
@@ -447,7 +454,7 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
                 raise SamplerStalled(f"{phase} iterations took {elapsed / n:.1f} s each (limit "
                                      f"{sampler.max_seconds_per_iteration:g} s); the slowest is chain {c} "
                                      f"({int(out['n_steps'][:, c].mean())} integration steps per iteration), at "
-                                     f"{_describe(driver.position(states), c, posterior)}")
+                                     f"{_describe(jax.tree_util.tree_map(to_host, driver.position(states)), c, posterior)}")
         bar.close()
         if phase == "warmup" and run["phase"] == "warmup":  # zero warmup steps
             states = driver.finalize(states)
@@ -455,6 +462,6 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
     u = {n: jnp.asarray(draws[f"u_{n}"]) for n in names}
     post = {n: np.asarray(v) for n, v in posterior.from_unconstrained(u).items()}
     stats = {k: draws[k] for k in _STATS}
-    stats["step_size"] = np.broadcast_to(np.asarray(driver.step_size(states))[:, None], stats["lp"].shape).copy()
+    stats["step_size"] = np.broadcast_to(to_host(driver.step_size(states))[:, None], stats["lp"].shape).copy()
     return RunResult(post, stats, run["warmup_seconds"], run["sampling_seconds"], run["n_grad_warmup"],
                      run["n_grad_sampling"], sampler.method, chunks.compile_seconds)

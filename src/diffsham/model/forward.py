@@ -144,8 +144,10 @@ def _jac(kernel, theta, tables):
 def _check_catalog_masses(masses):
     lo, hi = SMHM_LOGMPEAK_RANGE
     if masses.logm_min < lo or masses.logm_max > hi:
-        raise CatalogError(f"catalog ({masses.source}): halos with log Mpeak outside [{lo:g}, {hi:g}], where the "
-                           f"SMHM is defined (min {masses.logm_min:.3f}, max {masses.logm_max:.3f}); cut them "
+        # the summary's cells span exactly this range
+        n_out = masses.n_halos - int(np.sum(masses.counts))
+        raise CatalogError(f"catalog ({masses.source}): {n_out} of {masses.n_halos} halos have log Mpeak outside "
+                           f"[{lo:g}, {hi:g}], where the SMHM is defined (min {masses.logm_min:.3f}, max {masses.logm_max:.3f}); cut them "
                            f"explicitly with diffsham.catalog.apply_mass_cut(cat, {lo:g})")
 
 

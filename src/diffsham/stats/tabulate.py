@@ -103,7 +103,11 @@ def pair_tables(pos, mbin, dm, n_m, lbox, rp_edges, pi_max, subdivide=2, rows=No
             rank = np.empty_like(cells.order)
             rank[cells.order] = sorted_rows
             sorted_rows = np.sort(rank[rows])
-    n_chunks = max(numba.get_num_threads() * 4, 1)
+    # each chunk of rows adds to its own copy of the tables: several per thread balance
+    # the load, and one thread needs one copy only (of n_rp x n_m x n_m floats, ~15 MB
+    # for the default binning)
+    threads = numba.get_num_threads()
+    n_chunks = 1 if threads == 1 else 4 * threads
     tables = pair_tables_kernel(cells.x, cells.y, cells.z, np.asarray(mbin, np.int64)[cells.order],
                                 np.asarray(dm, float)[cells.order], sorted_rows, cells.column, cells.starts,
                                 cells.counts, cells.neighbours, cells.shifts, cells.n_side, cells.subdivide, edges**2,
