@@ -143,3 +143,28 @@ def test_initialize_says_what_is_missing():
                              timeout=120)
         assert run.returncode == 0, run.stderr[-2000:]
         assert re.search(message, run.stdout), run.stdout
+
+
+def test_tabulate_command_over_two_processes(two_process_run):
+    """``diffsham catalog tabulate --distributed`` in two loopback processes writes the
+    tabulation one process makes into the cache (process 0 alone), and says so."""
+    from diffsham.catalog import read_catalog
+    from diffsham.stats.tabulate import read_tabulation, tabulate
+
+    _, folder = two_process_run
+    path = str(folder / "catalog.h5")
+    cache = folder / "cache_cli"
+    argv = ["-m", "diffsham", "catalog", "tabulate", path, "--distributed", "--rp-edges",
+            *map(str, worker.RP_EDGES), "--pi-max", str(worker.PI_MAX), "--dlogm", str(worker.DLOGM),
+            "--cache-dir", str(cache), "--chunk-rows", "700"]
+    results = run_processes(2, argv, timeout_s=WORKER_TIMEOUT_S)
+    reports = []
+    for rank, (code, output) in enumerate(results):
+        assert code == 0, f"process {rank}:\n{output[-3000:]}"
+        reports.append(json.loads([ln for ln in output.splitlines() if ln.startswith("{")][-1]))
+    assert sorted(r["process"] for r in reports) == [0, 1] and all(not r["cached"] for r in reports)
+    ref = tabulate(read_catalog(path), worker.RP_EDGES, worker.PI_MAX, worker.DLOGM, progress=False)
+    written = read_tabulation(cache / f"tabulation_{ref.key}.h5")
+    np.testing.assert_array_equal(written.p0, ref.p0)
+    np.testing.assert_allclose(written.p11, ref.p11, rtol=1e-12, atol=1e-14 * np.abs(ref.p11).max())
+    assert os.listdir(cache) == [f"tabulation_{ref.key}.h5"]

@@ -196,12 +196,15 @@ def read_catalog_rows(path, select, chunk_rows=2**20):
     meta = catalog_header(path)
     meta.pop("n_halos")
     with_ds = "delta_sigma_rp_edges" in meta
-    parts, rows = [], []
+    parts, rows = {}, []
     for start, chunk in iter_catalog_chunks(path, ARRAY_COLUMNS, chunk_rows, delta_sigma=with_ds):
         keep = np.asarray(select(chunk), dtype=bool)
-        parts.append({c: a[keep] for c, a in chunk.items()})
+        for c, a in chunk.items():
+            parts.setdefault(c, []).append(a[keep])
         rows.append(start + np.flatnonzero(keep))
-    arrays = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
+    arrays = {}
+    for c in list(parts):  # one column at a time, its parts freed as it is joined: a peak of one extra column
+        arrays[c] = np.concatenate(parts.pop(c))
     if not arrays or arrays["x"].size == 0:
         raise CatalogError(f"{path}: no row of the catalog was selected")
     return validate_catalog(HaloCatalog(**arrays, **meta), origin=path), np.concatenate(rows)
