@@ -165,7 +165,7 @@ class FitSpec:
 def _table(where, table, cls, path):
     if not isinstance(table, dict):
         raise SpecError(f"{path}: [{where}] must be a table, got {type(table).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)} - {"path", "text"}
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - known)
     if unknown:
         raise SpecError(f"{path}: unknown keys {unknown} in [{where}]; known keys are {sorted(known)}")
