@@ -341,6 +341,10 @@ def _write_checkpoint(path, digest, states, run, draws, **extra):
     os.replace(tmp, path)
 
 
+def _host_position(driver, states):
+    return jax.tree_util.tree_map(to_host, driver.position(states))
+
+
 def _describe(u, chain, posterior):
     values = posterior.from_unconstrained({n: v[chain] for n, v in u.items()})
     return ", ".join(f"{n}={float(v):.4g}" for n, v in values.items())
@@ -416,8 +420,7 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
         if run["phase"] != phase:
             continue
         if phase == "sampling":
-            _check_step_sizes(to_host(driver.step_size(states)), jax.tree_util.tree_map(to_host, driver.position(states)),
-                              sampler, posterior)
+            _check_step_sizes(to_host(driver.step_size(states)), _host_position(driver, states), sampler, posterior)
         stages = driver.stages(phase, total)
         bar = tqdm(total=total, initial=run["done"], desc=f"{phase} ({sampler.chains} chains)",
                    disable=not progress or jax.process_index() != 0)
@@ -454,7 +457,7 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
                 raise SamplerStalled(f"{phase} iterations took {elapsed / n:.1f} s each (limit "
                                      f"{sampler.max_seconds_per_iteration:g} s); the slowest is chain {c} "
                                      f"({int(out['n_steps'][:, c].mean())} integration steps per iteration), at "
-                                     f"{_describe(jax.tree_util.tree_map(to_host, driver.position(states)), c, posterior)}")
+                                     f"{_describe(_host_position(driver, states), c, posterior)}")
         bar.close()
         if phase == "warmup" and run["phase"] == "warmup":  # zero warmup steps
             states = driver.finalize(states)

@@ -153,7 +153,8 @@ def weight_sums_from_tables(statics, tables, w, dw):
 def _exact_sums(statics, tables, w):
     n_smf, n_wp, n_ds = statics.n_bins
     w_own = w if tables.own is None else w * tables.own[:, None]
-    (w_smf, w_wp, w_ds), (own_smf, own_wp, own_ds) = _split(w, statics.n_bins), _split(w_own, statics.n_bins)
+    w_wp = _split(w, statics.n_bins)[1]  # pair partners: ghosts too
+    own_smf, own_wp, own_ds = _split(w_own, statics.n_bins)
     smf = own_smf.sum(axis=0) if n_smf else None
     wp = None
     if n_wp:

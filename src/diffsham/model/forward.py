@@ -147,8 +147,9 @@ def _check_catalog_masses(masses):
         # the summary's cells span exactly this range
         n_out = masses.n_halos - int(np.sum(masses.counts))
         raise CatalogError(f"catalog ({masses.source}): {n_out} of {masses.n_halos} halos have log Mpeak outside "
-                           f"[{lo:g}, {hi:g}], where the SMHM is defined (min {masses.logm_min:.3f}, max {masses.logm_max:.3f}); cut them "
-                           f"explicitly with diffsham.catalog.apply_mass_cut(cat, {lo:g})")
+                           f"[{lo:g}, {hi:g}], where the SMHM is defined (min {masses.logm_min:.3f}, max "
+                           f"{masses.logm_max:.3f}); cut them explicitly with "
+                           f"diffsham.catalog.apply_mass_cut(cat, {lo:g})")
 
 
 def _check_bins_can_be_populated(masses, layout, smhm, halo_grid):
