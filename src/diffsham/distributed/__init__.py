@@ -10,9 +10,9 @@ JAX's own engine: no master and no workers, every process runs the same program.
 - ``tabulate_distributed``: the fast path's tabulation of a catalog file.
 - ``make_slab_forward_model``: the exact path, value and gradient reduced in the graph.
 """
-from .exact import make_slab_forward_model, read_slab
+from .exact import make_slab_forward_model
 from .runtime import HALO_AXIS, DistributedSetupError, initialize, process_mesh, process_sum
-from .slabs import SlabDecomposition
+from .slabs import SlabDecomposition, read_slab
 from .tabulate import TabulationReport, stream_catalog_summary, tabulate_distributed
 
 __all__ = ("initialize", "DistributedSetupError", "HALO_AXIS", "process_mesh", "process_sum", "SlabDecomposition",

@@ -15,35 +15,18 @@ Two paths, as ``model.make_forward_model``:
 """
 import jax
 
-from ..catalog.hdf5_io import catalog_header, read_catalog_rows
+from ..catalog.hdf5_io import catalog_header
+from ..model.config import resolve_config
 from ..model.core import make_kernel
 from ..model.forward import exact_tables, model_from_plan, plan_forward_model, tabulated_tables
 from ..model.smhm import make_smhm
 from ..stats.cells import sort_slab_into_columns
 from ..stats.pair_counts import check_pair_binning
 from .runtime import HALO_AXIS, process_mesh
-from .slabs import SlabDecomposition
+from .slabs import SlabDecomposition, read_slab
 from .tabulate import DEFAULT_CHUNK_ROWS, stream_catalog_summary, tabulate_distributed
 
-__all__ = ("make_slab_forward_model", "read_slab")
-
-
-def read_slab(path, decomposition, part, *, space="real", chunk_rows=DEFAULT_CHUNK_ROWS):
-    """The halos slab ``part`` holds, read chunk by chunk from a catalog file.
-
-    Returns
-    -------
-    cat : HaloCatalog
-        Its own halos and its ghosts (in ``space``).
-    owned : ndarray of bool
-        Which of them it owns.
-    """
-    cat, _ = read_catalog_rows(path, lambda chunk: decomposition.holds(chunk["x"], part), chunk_rows)
-    if space == "redshift":
-        from ..catalog.redshift_space import to_redshift_space
-
-        cat = to_redshift_space(cat)
-    return cat, decomposition.select(cat.x, part)[0]
+__all__ = ("make_slab_forward_model",)
 
 
 def make_slab_forward_model(catalog_file, smf_bins=None, wp_bins=None, ds_bins=None, *, config=None, net=None,
@@ -63,15 +46,18 @@ def make_slab_forward_model(catalog_file, smf_bins=None, wp_bins=None, ds_bins=N
         model.tables)``, on every process alike.
     """
     header = catalog_header(catalog_file)
-    space = (config.replace(**settings) if config is not None else _config(settings)).space
-    _, masses = stream_catalog_summary(catalog_file, space=space, chunk_rows=chunk_rows)
+    config = resolve_config(config, settings)
+    space, tabulated = config.space, config.path == "tabulated"
+    # one pass over the file: the masses, and the cache key where a tabulation needs it
+    binning = (config.rp_edges, config.pi_max, config.dlogm) if tabulated else ()
+    summary = stream_catalog_summary(catalog_file, *binning, space=space, chunk_rows=chunk_rows)
+    masses = summary[1]
     plan = plan_forward_model(masses, header["lbox"], header.get("delta_sigma_rp_edges"), smf_bins, wp_bins, ds_bins,
-                              config=config, net=net, ds_lenses=ds_lenses, settings=settings)
-    config = plan.config
-    if config.path == "tabulated":
-        tab, _ = tabulate_distributed(catalog_file, config.rp_edges, config.pi_max, config.dlogm, space=space,
-                                      subdivide=subdivide, cache_dir=config.cache_dir, chunk_rows=chunk_rows,
-                                      progress=progress)
+                              config=config, net=net, ds_lenses=ds_lenses, settings={})
+    if tabulated:
+        tab, _ = tabulate_distributed(catalog_file, *binning, space=space, subdivide=subdivide,
+                                      cache_dir=config.cache_dir, chunk_rows=chunk_rows, progress=progress,
+                                      summary=summary)
         tables, statics = tabulated_tables(plan, tab)
         kernel = make_kernel(statics, make_smhm(config.smhm, plan.net, "direct"))
         return model_from_plan(plan, kernel, tables, statics, masses.logm_min)
@@ -98,12 +84,6 @@ def make_slab_forward_model(catalog_file, smf_bins=None, wp_bins=None, ds_bins=N
                              check_vma=False)(theta)
 
     return model_from_plan(plan, kernel, tables, statics, masses.logm_min)
-
-
-def _config(settings):
-    from ..model.config import ModelConfig
-
-    return ModelConfig().replace(**settings) if settings else ModelConfig()
 
 
 def _sum_over_processes(sums):

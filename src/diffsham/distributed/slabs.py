@@ -11,9 +11,11 @@ only from an owned member then counts every pair of the box exactly once.
 """
 from typing import NamedTuple
 
+from ..catalog.hdf5_io import read_catalog_rows
+from ..catalog.redshift_space import to_redshift_space
 from ..stats.cells import column_index, columns_per_side
 
-__all__ = ("SlabDecomposition",)
+__all__ = ("SlabDecomposition", "read_slab")
 
 
 class SlabDecomposition(NamedTuple):
@@ -78,7 +80,20 @@ class SlabDecomposition(NamedTuple):
         owned, ghost = self.select(x, part)
         return owned | ghost
 
-    def volume_fraction(self, part):
-        """The fraction of the box slab ``part`` reads (owned and ghost columns)."""
-        first, stop = self.columns(part)
-        return min(stop - first + self.subdivide, self.n_side) / self.n_side
+
+
+def read_slab(path, decomposition, part, *, space="real", chunk_rows=2**20):
+    """The halos slab ``part`` holds, read chunk by chunk from a catalog file.
+
+    Returns
+    -------
+    cat : HaloCatalog
+        Its own halos and its ghosts (in ``space``: moved along z for "redshift", which
+        leaves x, and so the slabs, as they are).
+    owned : ndarray of bool
+        Which of them it owns.
+    """
+    cat, _ = read_catalog_rows(path, lambda chunk: decomposition.holds(chunk["x"], part), chunk_rows)
+    if space == "redshift":
+        cat = to_redshift_space(cat)
+    return cat, decomposition.select(cat.x, part)[0]

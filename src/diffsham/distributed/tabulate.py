@@ -17,8 +17,8 @@ import jax
 import numpy as np
 
 from ..cache import remove_orphan_tmp_files, resolve_cache_dir
-from ..catalog.hdf5_io import catalog_header, iter_catalog_chunks, read_catalog_rows
-from ..catalog.redshift_space import redshift_space_coordinate, to_redshift_space
+from ..catalog.hdf5_io import catalog_header, iter_catalog_chunks
+from ..catalog.redshift_space import redshift_space_coordinate
 from ..model.abundance import MassSummary, check_masses
 from ..model.config import SPACES
 from ..sham.shmf import DEFAULT_LOGMH_EDGES
@@ -26,7 +26,7 @@ from ..stats.pair_counts import check_pair_binning
 from ..stats.tabulate import (SUMMED_FIELDS, MassBins, check_dlogm, finish_tabulation_key, make_tabulation,
                               read_cached_tabulation, tabulation_sums, write_tabulation)
 from .runtime import process_sum
-from .slabs import SlabDecomposition
+from .slabs import SlabDecomposition, read_slab
 
 __all__ = ("tabulate_distributed", "TabulationReport", "stream_catalog_summary", "peak_rss_bytes")
 
@@ -144,7 +144,7 @@ def _om0(header, path):
 
 
 def tabulate_distributed(path, rp_edges, pi_max, dlogm=0.02, *, space="real", subdivide=2, cache_dir=None,
-                         chunk_rows=DEFAULT_CHUNK_ROWS, progress=True):
+                         chunk_rows=DEFAULT_CHUNK_ROWS, progress=True, summary=None):
     """Tabulate a catalog file for the fast path, split over the processes of ``jax.distributed``.
 
     Call it on every process (after ``initialize``); with one process it is the plain
@@ -167,6 +167,9 @@ def tabulate_distributed(path, rp_edges, pi_max, dlogm=0.02, *, space="real", su
         Rows read at a time.
     progress : bool, optional
         Process 0 says what it does.
+    summary : (str, MassSummary), optional
+        ``stream_catalog_summary`` of the file for this binning and space, when the
+        caller has it already (not read again).
 
     Returns
     -------
@@ -181,7 +184,7 @@ def tabulate_distributed(path, rp_edges, pi_max, dlogm=0.02, *, space="real", su
     edges = check_pair_binning(lbox, rp_edges, pi_max)
     check_dlogm(dlogm)
     say = print if progress and rank == 0 else (lambda *a, **k: None)
-    key, masses = stream_catalog_summary(path, edges, pi_max, dlogm, space=space, chunk_rows=chunk_rows)
+    key, masses = summary or stream_catalog_summary(path, edges, pi_max, dlogm, space=space, chunk_rows=chunk_rows)
     bins = MassBins.covering(masses.logm_min, masses.logm_max, dlogm)
     decomposition = SlabDecomposition.for_binning(lbox, edges[-1], size, subdivide)
     cache_path = os.path.join(resolve_cache_dir(cache_dir), f"tabulation_{key}.h5")
@@ -201,10 +204,7 @@ def tabulate_distributed(path, rp_edges, pi_max, dlogm=0.02, *, space="real", su
         say(f"tabulating {masses.n_halos} halos over {size} process(es), slabs of "
             f"{decomposition.n_side // size}+ columns and a {decomposition.ghost_width:.3g} Mpc/h ghost shell")
         t1 = time.perf_counter()
-        local, _ = read_catalog_rows(path, lambda chunk: decomposition.holds(chunk["x"], rank), chunk_rows)
-        if space == "redshift":
-            local = to_redshift_space(local)
-        owned, _ = decomposition.select(local.x, rank)
+        local, owned = read_slab(path, decomposition, rank, space=space, chunk_rows=chunk_rows)
         n_owned, n_ghost = int(owned.sum()), int((~owned).sum())
         t2 = time.perf_counter()
         mine = tabulation_sums(local.positions, local.logmpeak, local.is_host, local.delta_sigma, bins, lbox, edges,

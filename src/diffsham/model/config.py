@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ("ModelConfig", "DEFAULT_RP_EDGES", "DEFAULT_PI_MAX", "SMHM_BACKENDS", "ABUNDANCES", "PATHS", "SPACES")
+__all__ = ("ModelConfig", "resolve_config", "DEFAULT_RP_EDGES", "DEFAULT_PI_MAX", "SMHM_BACKENDS", "ABUNDANCES", "PATHS", "SPACES")
 
 DEFAULT_RP_EDGES = tuple(float(e) for e in np.logspace(-1, np.log10(30.0), 16))
 DEFAULT_PI_MAX = 40.0
@@ -112,3 +112,9 @@ class ModelConfig:
         d = self.to_dict()
         d.pop("cache_dir")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def resolve_config(config=None, settings=None):
+    """``config`` (default: ``ModelConfig()``) with the field overrides ``settings``."""
+    config = config or ModelConfig()
+    return config.replace(**settings) if settings else config

@@ -24,7 +24,7 @@ from ..stats.tabulate import load_or_tabulate, tabulation_key
 from ..stats.weights import check_sm_edges
 from ..stats.wprp import wp_setup
 from .abundance import halo_grid_for, mass_summary, resolve_abundance
-from .config import ModelConfig
+from .config import ModelConfig, resolve_config
 from .core import ModelStatics, ModelTables, make_kernel
 from .domain import box_corners, check_supported_domain
 from .layout import Layout
@@ -204,7 +204,7 @@ def plan_forward_model(masses, lbox, ds_rp_edges, smf_bins, wp_bins, ds_bins, *,
         The radii of the catalog's DeltaSigma profiles (None: it has none).
     """
     enable_float64()
-    config = (config or ModelConfig()).replace(**settings) if settings else (config or ModelConfig())
+    config = resolve_config(config, settings)
     if smf_bins is None and wp_bins is None and ds_bins is None:
         raise ValueError("ask for at least one statistic: smf_bins, wp_bins or ds_bins")
     smf_bins = None if smf_bins is None else check_sm_edges(smf_bins, "smf_bins")
