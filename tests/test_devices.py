@@ -49,6 +49,41 @@ def test_sharded_kernel_draws_what_one_device_draws():
     assert run.stdout.strip() in ("identical", "within 1e-12")
 
 
+REFINED_SCRIPT = textwrap.dedent("""
+    import os
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    import jax, numpy as np
+    from jax import numpy as jnp
+    from jax.sharding import Mesh, PartitionSpec as P
+    from diffsham.catalog import SyntheticConfig, make_synthetic_catalog
+    from diffsham.model import make_forward_model
+
+    cat = make_synthetic_catalog(SyntheticConfig(lbox=40.0, logmpeak_min=11.3, seed=9, n_grid=32), progress=False)
+    bins = np.array([[9.8, 10.4], [10.4, 11.0]])
+    model = make_forward_model(cat, bins, bins, None, rp_edges=np.logspace(-1, 1, 9), pi_max=12.0, dlogm=0.01,
+                               progress=False)
+    assert model.config.smhm == "shamnet"  # refined: the solver's linear systems run in every call
+    grads = jax.vmap(jax.grad(lambda t: jnp.sum(model.kernel(t, model.tables)[0] ** 2)))
+    theta = jnp.array([-1.835, -1.15, 10.54, 0.3, 0.25]) + 0.01 * jnp.arange(4)[:, None]
+    mesh = Mesh(np.array(jax.devices()), ("chain",))
+    sharded = jax.jit(jax.shard_map(grads, mesh=mesh, in_specs=P("chain"), out_specs=P("chain"), check_vma=False))
+    got, ref = np.asarray(sharded(theta)), np.asarray(jax.jit(grads)(theta))
+    assert np.all(np.isfinite(ref)) and np.abs(ref).max() > 0
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+    print("equal")
+""")
+
+
+def test_refined_shamnet_runs_two_chains_a_device():
+    """Two chains on each of two CPU devices through the refined SHAMNet: a batched LAPACK
+    solve hung here (its worker waits on the XLA pool its own device occupies);
+    ``diffsham.sham.linalg.solve`` avoids LAPACK on the CPU."""
+    run = subprocess.run([sys.executable, "-c", REFINED_SCRIPT], capture_output=True, text=True, timeout=300,
+                         env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("equal")
+
+
 def test_device_settings_are_checked(tmp_path):
     import jax
 

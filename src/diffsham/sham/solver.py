@@ -25,6 +25,7 @@ import numpy as np
 from jax import lax
 from jax import numpy as jnp
 
+from .linalg import solve
 from .implied_smf import implied_smf, implied_smf_jacobians, implied_smf_mu_curvature
 from ..precision import enable_float64
 from .params import TARGET_LOG_PHI, as_params, as_theta, check_params, target_smf_params
@@ -153,7 +154,7 @@ def _project_on_basis(basis, values):
     beyond the knots leave end coefficients unconstrained)."""
     btb = basis.T @ basis
     ridge = 1e-8 * jnp.mean(jnp.diag(btb)) * jnp.eye(btb.shape[0])
-    return jnp.linalg.solve(btb + ridge, basis.T @ values)
+    return solve(btb + ridge, basis.T @ values)
 
 
 def _log_smf_jacobian_in_coeffs(mu, sigma, dn, edges, basis, phi):
@@ -294,7 +295,7 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
         g = jac.T @ r + penalty @ c
         # The damping floor covers cells too rare to change the SMF, where diag(a) ~ 0
         damp = jnp.diag(a) + 1e-3 * jnp.mean(jnp.diag(a))
-        dc = -jnp.linalg.solve(a + lam * jnp.diag(damp), g)
+        dc = -solve(a + lam * jnp.diag(damp), g)
         phi_trial = phi_at(c + dc, sig)
         r_trial = jnp.log10(phi_trial) - tgt0
         c_trial = c + dc
@@ -350,7 +351,7 @@ def solve_smhm(log_phi_fn, smf_params, sigma, config, halo_grid, start_offset=No
     jac_phi = jac_mu @ basis
     hessian = (jac.T @ jac + penalty + basis.T @ ((weight @ curvature)[:, None] * basis)
                - jac_phi.T @ ((weight / phi_star)[:, None] * jac_phi))
-    step = jnp.linalg.solve(hessian, grad)
+    step = solve(hessian, grad)
     coeffs = c_star - (step - lax.stop_gradient(step))
     mean_log_sm = mu0 + basis_live @ coeffs
     phi = lax.stop_gradient(phi_star - floor)
