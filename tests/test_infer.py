@@ -309,6 +309,39 @@ def test_fit_over_two_processes_equals_one(spec_dir, whole_run, tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.suffix in (".nc", ".npz")) == ["checkpoint.npz", "run.nc"]
 
 
+@pytest.mark.slow
+def test_exact_fit_on_a_chain_halo_mesh_equals_one_process(spec_dir, tmp_path):
+    """The exact path of a catalog file over two loopback processes with ``--devices 2``:
+    the halos split over the processes, a (chain, halo) mesh of 1 x 2 whose chain
+    shard_map holds the kernel's halo shard_map; the draws equal one process's exact fit."""
+    import re
+
+    from diffsham.catalog import (DEFAULT_DS_RP_EDGES, SyntheticConfig, analytic_delta_sigma, make_synthetic_catalog,
+                                  write_catalog)
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from loopback import run_processes
+
+    # a smaller box than the spec's: the mock's data vector still fits it, and only the
+    # equality of the two runs is under test
+    box = make_synthetic_catalog(SyntheticConfig(lbox=60.0, logmpeak_min=11.5, seed=3, n_grid=32), progress=False)
+    box = box.with_delta_sigma(analytic_delta_sigma(box, progress=False), DEFAULT_DS_RP_EDGES, "analytic")
+    write_catalog(spec_dir / "exact_box.h5", box)
+    text = re.sub(r"(?s)\[catalog\].*?\n\n", '[catalog]\nkind = "file"\npath = "exact_box.h5"\n\n', SPEC)
+    (spec_dir / "exact.toml").write_text(text.replace("[model]\n", '[model]\npath = "exact"\n'))
+    short = ("--warmup", "10", "--samples", "4", "--init", "prior")
+    one = tmp_path / "one"
+    run = subprocess.run(_fit_cmd(spec_dir / "exact.toml", one, *short), capture_output=True, text=True, timeout=900,
+                         env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    two = tmp_path / "two"
+    results = run_processes(2, _fit_cmd(spec_dir / "exact.toml", two, "--distributed", "--devices", "2", *short)[1:],
+                            timeout_s=900)
+    for rank, (code, text) in enumerate(results):
+        assert code == 0, f"process {rank}:\n{text[-3000:]}"
+    _same_draws(one, two, rtol=1e-9)
+
+
 def test_catalog_file_spec_reads_its_file(spec_dir, tmp_path):
     """``[catalog] kind = "file"`` takes a path relative to the spec (the key was refused
     as unknown until session 11) and reads that file; a missing file is named."""

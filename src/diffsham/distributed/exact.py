@@ -11,7 +11,10 @@ Two paths, as ``model.make_forward_model``:
   ``psum`` inside the kernel (``jax.shard_map`` over one device per process). The
   kernel stays one jittable, differentiable function, identical on every process: JAX
   transposes the psum for reverse mode, so a gradient is one more collective of the
-  same small sums.
+  same small sums. Inside a sampler's (chain, halo) mesh (``diffsham.infer.devices``),
+  whose shard_map is manual over ``chain`` only, the kernel's shard_map is nested and
+  manual over ``halo``: each chain device of a process sums with the same device
+  position of the other processes.
 """
 import jax
 
@@ -80,10 +83,16 @@ def make_slab_forward_model(catalog_file, smf_bins=None, wp_bins=None, ds_bins=N
     def kernel(theta, _tables=None):
         # the tables are this process's own constants, closed over: a global array of
         # them could not be closed over by the caller's jit
-        return jax.shard_map(lambda t: local_kernel(t, tables), mesh=mesh, in_specs=P(), out_specs=P(),
-                             check_vma=False)(theta)
+        def local(t):
+            return local_kernel(t, tables)
 
-    return model_from_plan(plan, kernel, tables, statics, masses.logm_min)
+        context = jax.sharding.get_abstract_mesh()
+        if HALO_AXIS in context.axis_names and HALO_AXIS not in context.manual_axes:  # in the chains' mesh
+            return jax.shard_map(local, mesh=context, in_specs=P(), out_specs=P(), axis_names={HALO_AXIS},
+                                 check_vma=False)(theta)
+        return jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P(), check_vma=False)(theta)
+
+    return model_from_plan(plan, kernel, tables, statics, masses.logm_min, halo_axis=HALO_AXIS)
 
 
 def _sum_over_processes(sums):

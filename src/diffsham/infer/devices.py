@@ -11,10 +11,18 @@ Under ``jax.distributed`` (``diffsham fit --distributed``) the mesh spans the de
 every process, in JAX's global order; each device steps its own chains and the chains'
 new states are gathered (``all_gather``) so that every process holds all of them, as the
 pooled tuning, the checkpoints and the draws need.
+
+On the exact path of a catalog split over the processes (its model's ``halo_axis``), the
+mesh has two axes: ``chain`` along each process's own devices and ``halo`` across the
+processes. Each device steps its chains; the model's kernel, called inside, sums its
+process's share of the halos over ``halo`` (a nested ``shard_map``, see
+``diffsham.distributed.exact``). Every process then holds every chain.
 """
 import jax
+import numpy as np
 
-__all__ = ("CHAIN_AXIS", "DevicesUnavailable", "chain_mesh", "request_cpu_devices", "shard_chains", "to_host")
+__all__ = ("CHAIN_AXIS", "DevicesUnavailable", "chain_mesh", "replicate_on", "request_cpu_devices", "shard_chains",
+           "to_host")
 
 CHAIN_AXIS = "chain"
 
@@ -32,9 +40,13 @@ def request_cpu_devices(n):
         pass
 
 
-def chain_mesh(n_devices, n_chains):
+def chain_mesh(n_devices, n_chains, halo_axis=None):
     """A mesh of ``n_devices`` devices along ``CHAIN_AXIS``: this process's, or under
     ``jax.distributed`` those of all processes (the same number from each).
+
+    With ``halo_axis`` (a model whose halos are split over the processes) and several
+    processes: a (chain, halo) mesh of shape (n_devices / processes, processes), whose
+    column p holds process p's devices.
 
     Raises
     ------
@@ -56,8 +68,12 @@ def chain_mesh(n_devices, n_chains):
         if per > len(jax.local_devices()):
             raise DevicesUnavailable(f"{n_devices} devices asked for over {n_processes} processes, but this process "
                                      f"has {len(jax.local_devices())}")
-        devices = [d for p in range(n_processes) for d in [d for d in jax.devices() if d.process_index == p][:per]]
-        return jax.sharding.Mesh(devices, (CHAIN_AXIS,))
+        columns = [[d for d in jax.devices() if d.process_index == p][:per] for p in range(n_processes)]
+        if halo_axis is not None:
+            if n_chains % per:
+                raise ValueError(f"{n_chains} chains cannot be split evenly over the {per} devices of each process")
+            return jax.sharding.Mesh(np.array(columns).T, (CHAIN_AXIS, halo_axis))
+        return jax.sharding.Mesh([d for column in columns for d in column], (CHAIN_AXIS,))
     devices = jax.local_devices()
     if n_devices > len(devices):
         raise DevicesUnavailable(
@@ -80,6 +96,9 @@ def shard_chains(mesh):
     across_processes = len({d.process_index for d in mesh.devices.flat}) > 1
 
     def map_chains(transition):
+        if len(mesh.axis_names) == 2:  # (chain, halo): manual over chain only; the kernel maps halo
+            return jax.shard_map(transition, mesh=mesh, in_specs=(P(), P(CHAIN_AXIS), P(CHAIN_AXIS)),
+                                 out_specs=P(CHAIN_AXIS), axis_names={CHAIN_AXIS}, check_vma=False)
         if not across_processes:
             return jax.shard_map(transition, mesh=mesh, in_specs=(P(), P(CHAIN_AXIS), P(CHAIN_AXIS)),
                                  out_specs=P(CHAIN_AXIS), check_vma=False)
@@ -95,10 +114,29 @@ def shard_chains(mesh):
     return map_chains
 
 
+def replicate_on(mesh):
+    """A function putting a pytree of arrays on ``mesh``, replicated (every process holds
+    the values), unless an array already lies on it. A jitted program takes arrays of one
+    mesh only: the chains' first states come from the model's own (process) mesh."""
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    replicated = NamedSharding(mesh, P())
+
+    def place(tree):
+        def one(x):
+            if getattr(getattr(x, "sharding", None), "mesh", None) == mesh:
+                return x
+            value = to_host(x)
+            return jax.make_array_from_process_local_data(replicated, value, value.shape)
+
+        return jax.tree_util.tree_map(one, tree)
+
+    return place
+
+
 def to_host(x):
     """A NumPy copy of an array, also of one spread over the processes of jax.distributed
     (replicated: this process's copy; sharded: gathered from all)."""
-    import numpy as np
 
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
         if x.is_fully_replicated:

@@ -48,8 +48,10 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
     -------
     idata, rows, run, warnings
         Under ``jax.distributed`` (``diffsham fit --distributed``) every process samples
-        (chains split over the processes' devices with ``devices``, or the halos over the
-        processes on the exact path of a catalog file), process 0 writes the run folder,
+        (chains split over the processes' devices with ``devices``; on the exact path of a
+        catalog file the halos are split over the processes too, and ``devices`` makes a
+        (chain, halo) mesh of devices / processes chain devices in each process),
+        process 0 writes the run folder,
         and the others return ``(idata, None, None, None)``.
     """
     spec = read_spec(spec) if isinstance(spec, (str, os.PathLike)) else spec
@@ -61,12 +63,6 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
         sampler = dataclasses.replace(sampler, **overrides)
         check_devices(sampler, "overrides")
     posterior = posterior or build_posterior(spec, progress=progress)
-    if jax.process_count() > 1 and sampler.devices > 1 and posterior.model.config.path == "exact":
-        from .spec import SpecError
-
-        raise SpecError(f"{spec.path}: on the exact path over {jax.process_count()} processes the halos are split "
-                        "over them and every process steps every chain; [sampler] devices must be 1 (chains and "
-                        "halos on one mesh is not built yet)")
     result = run_sampler(posterior, sampler, out_dir=out, resume=resume, progress=progress)
     theta = _thinned_theta(posterior, result)
     flat = theta.reshape(-1, len(PARAM_NAMES))

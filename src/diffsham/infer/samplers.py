@@ -225,6 +225,7 @@ class _Driver(NamedTuple):
     step_size: Callable  # states -> (chains, )
     position: Callable   # states -> dict of (chains, ) unconstrained positions
     stages: Callable     # (phase, n) -> (n, 2) int array
+    place: Callable = lambda states: states  # states -> states on the devices the chunks run on (default: as they are)
 
 
 def _frozen_stages(n):
@@ -236,10 +237,14 @@ def _blackjax_driver(posterior, sampler, u0, imm0, key):
         return -posterior.potential(u)
 
     algorithm, extra = _algorithm(sampler)
+    place = _Driver._field_defaults["place"]
     if sampler.devices > 1:
-        from .devices import chain_mesh, shard_chains
+        from .devices import chain_mesh, replicate_on, shard_chains
 
-        extra["map_chains"] = shard_chains(chain_mesh(sampler.devices, sampler.chains))
+        mesh = chain_mesh(sampler.devices, sampler.chains, getattr(posterior.model, "halo_axis", None))
+        extra["map_chains"] = shard_chains(mesh)
+        if len(mesh.axis_names) == 2:  # a step's states must lie on its mesh, not the model's own
+            place = replicate_on(mesh)
     init, step, finalize = build_adaptive_kernel(algorithm, logdensity, dense_mass=sampler.dense_mass,
                                                  target_accept=sampler.target_accept, **extra)
     init_all = jax.jit(init)
@@ -256,7 +261,7 @@ def _blackjax_driver(posterior, sampler, u0, imm0, key):
         return jnp.broadcast_to(states.step_size, (sampler.chains,))
 
     return _Driver(start, lambda: jax.eval_shape(init_all, u0, imm0), scan_chunk(step, sampler.chains), finalize,
-                   step_size, lambda s: s.chain.position, stages)
+                   step_size, lambda s: s.chain.position, stages, place)
 
 
 def _numpyro_driver(posterior, sampler, u0, imm0, key):
@@ -407,6 +412,8 @@ def run_sampler(posterior, sampler, out_dir=None, resume=False, progress=True):
         if run["phase"] == "sampling":  # Pathfinder: warmup happened inside
             jax.block_until_ready(states)
             run["warmup_seconds"] = time.perf_counter() - t0
+
+    states = driver.place(states)
 
     def checkpoint():
         _write_checkpoint(ckpt, digest, states, run, draws, keys=phase_keys)

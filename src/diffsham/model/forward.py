@@ -60,12 +60,17 @@ class ForwardModel:
         The lenses of DeltaSigma.
     statics : ModelStatics
         What the kernel was built with (``diffsham.model.jackknife`` reuses it).
+    halo_axis : str or None
+        The mesh axis the kernel sums its halos over, where they are split over the
+        processes of jax.distributed (``diffsham.distributed.make_slab_forward_model``,
+        exact path); None where each process holds the whole catalog or its tables.
     """
 
     def __init__(self, kernel, tables, layout, config, abundance, smhm, logmpeak_min=None, ds_lenses="all",
-                 statics=None):
+                 statics=None, halo_axis=None):
         self.kernel, self.tables, self.layout, self.config, self.abundance = kernel, tables, layout, config, abundance
         self.smhm, self.logmpeak_min, self.ds_lenses, self.statics = smhm, logmpeak_min, ds_lenses, statics
+        self.halo_axis = halo_axis
         self._mu = jax.jit(jax.vmap(lambda t, m: smhm(t, m, tables.halo_grid)[0], in_axes=(0, None)))
         # closed over, not passed: at 10^6 halos passing the 67 MB of tables as jit
         # arguments costs ~1.5 ms a call (measured), closing over them nothing
@@ -309,8 +314,8 @@ def exact_tables(plan, cat, cells, rp_edges, own=None):
     return tables, statics
 
 
-def model_from_plan(plan, kernel, tables, statics, logmpeak_min):
+def model_from_plan(plan, kernel, tables, statics, logmpeak_min, halo_axis=None):
     """The ForwardModel of a plan, its kernel and tables."""
     return ForwardModel(kernel, tables, plan.layout, plan.config, plan.abundance,
                         make_smhm(plan.config.smhm, plan.net, "direct"), logmpeak_min=logmpeak_min,
-                        ds_lenses=plan.ds_lenses, statics=statics)
+                        ds_lenses=plan.ds_lenses, statics=statics, halo_axis=halo_axis)
