@@ -1,12 +1,13 @@
-"""diffsham.sham.linalg.solve (the CPU's LAPACK-free solve) against NumPy's LAPACK solve,
-and its derivatives against jnp.linalg.solve's, in both modes and under vmap."""
+"""diffsham.sham.linalg's LAPACK-free solve (what ``solve`` runs where a process has
+several CPU devices) against NumPy's LAPACK solve, and its derivatives against
+jnp.linalg.solve's, in both modes and under vmap."""
 import jax
 import numpy as np
 import pytest
 from jax import numpy as jnp
 
 from diffsham.precision import enable_float64
-from diffsham.sham.linalg import solve
+from diffsham.sham.linalg import solve_without_lapack as solve
 
 
 @pytest.mark.parametrize("n", [1, 3, 17, 68])
