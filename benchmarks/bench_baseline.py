@@ -5,7 +5,9 @@ The posterior: the default mock (``likelihoods/mock_default.toml``) with the SMH
 ~4x slower a gradient, 7.1 ms against 1.8 ms in bench_stats.py, and ``--smhm shamnet``
 measures it). Both sides use that one SMHM:
 the baseline differs only in estimating the statistics by Monte Carlo. The gradient-based
-fit: BlackJAX NUTS as the spec sets it. The conventional baseline (``diffsham.baseline``): a
+fit: BlackJAX NUTS as the spec sets it, its chains split over ``--nuts-devices`` CPU devices
+(default 2: the two cores Corrfunc's ``--nthreads`` threads use on the baseline side) and run
+for ``--nuts-samples`` draws a chain. The conventional baseline (``diffsham.baseline``): a
 Monte Carlo mock per likelihood call, sampled by emcee, in two variants users run, each
 for the same wall-time budget:
 
@@ -19,6 +21,7 @@ bounds: where the chain is shorter than 50 tau the ESS printed is an upper bound
 ratio NUTS / baseline a lower bound.
 
     python -u benchmarks/bench_baseline.py [--budget-s 1200] [--walkers 32] [--smhm shamnet_alone]
+        [--nuts-devices 2] [--nuts-samples 2000]
     python benchmarks/bench_baseline.py --plot-from LOG   # the figure again, from a run's JSON line
 
 The figure (``benchmarks/figures/baseline_posteriors.png``): each parameter's mean and 68%
@@ -82,6 +85,9 @@ def main():
     ap.add_argument("--smhm", choices=("shamnet_alone", "shamnet"), default="shamnet_alone")
     ap.add_argument("--walkers", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nuts-devices", type=int, default=2, help="CPU devices NUTS's chains are split over")
+    ap.add_argument("--nuts-samples", type=int, default=2000,
+                    help="draws a chain: the run's fixed costs (MAP, compilation, plots) weigh less in a longer run")
     ap.add_argument("--nthreads", type=int, default=os.cpu_count() or 1, help="Corrfunc threads")
     ap.add_argument("--plot-from", metavar="LOG", help="only remake the figure from a run's printed JSON line")
     args = ap.parse_args()
@@ -91,6 +97,9 @@ def main():
         print(f"wrote {plot_record(record)}")
         return
 
+    from diffsham.infer.devices import request_cpu_devices
+
+    request_cpu_devices(args.nuts_devices)  # before JAX starts its backend
     from diffsham.baseline import MonteCarloLikelihood, run_emcee
     from diffsham.infer import build_posterior, fit, read_spec
     from diffsham.infer.posterior import load_spec_catalog
@@ -104,14 +113,15 @@ def main():
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        _, rows, run, _ = fit(spec, out=out, progress=False, posterior=posterior)
+        _, rows, run, _ = fit(spec, out=out, progress=False, posterior=posterior,
+                              overrides=dict(devices=args.nuts_devices, samples=args.nuts_samples))
     nuts_wall = time.perf_counter() - t0
     exact = {r["parameter"]: r for r in rows}
     sd = np.array([exact[n]["sd"] for n in names])
     centre = np.array([exact[n]["mean"] for n in names])
     whole_run_ess_per_s = run["min_ess_bulk"] / nuts_wall  # warmup and compilation included
     record = dict(benchmark="baseline", machine=machine(), spec=os.path.basename(SPEC), smhm=args.smhm,
-                  budget_s=args.budget_s,
+                  budget_s=args.budget_s, nuts_devices=args.nuts_devices, nuts_samples=args.nuts_samples,
                   walkers=args.walkers, parameters=names, truth=truth.tolist(),
                   nuts=dict(min_ess=run["min_ess_bulk"], min_ess_per_s=run["ess_per_second"],
                             whole_run_ess_per_s=whole_run_ess_per_s, sampling_s=run["sampling_seconds"],
