@@ -49,8 +49,8 @@ def fit(spec, *, out, overrides=None, resume=False, progress=True, posterior=Non
     idata, rows, run, warnings
         Under ``jax.distributed`` (``diffsham fit --distributed``) every process samples
         (chains split over the processes' devices with ``devices``; on the exact path of a
-        catalog file the halos are split over the processes too, and ``devices`` makes a
-        (chain, halo) mesh of devices / processes chain devices in each process),
+        catalog file the halos are split over the processes too, and the mesh is
+        (chain, halo): devices / processes devices of each process by the processes),
         process 0 writes the run folder,
         and the others return ``(idata, None, None, None)``.
     """

@@ -225,7 +225,11 @@ class _Driver(NamedTuple):
     step_size: Callable  # states -> (chains, )
     position: Callable   # states -> dict of (chains, ) unconstrained positions
     stages: Callable     # (phase, n) -> (n, 2) int array
-    place: Callable = lambda states: states  # states -> states on the devices the chunks run on (default: as they are)
+    place: Callable      # states -> states on the devices the chunks run on
+
+
+def _as_they_are(states):
+    return states
 
 
 def _frozen_stages(n):
@@ -237,7 +241,7 @@ def _blackjax_driver(posterior, sampler, u0, imm0, key):
         return -posterior.potential(u)
 
     algorithm, extra = _algorithm(sampler)
-    place = _Driver._field_defaults["place"]
+    place = _as_they_are
     if sampler.devices > 1:
         from .devices import chain_mesh, replicate_on, shard_chains
 
@@ -293,8 +297,8 @@ def _numpyro_driver(posterior, sampler, u0, imm0, key):
 
         return lax.scan(body, states, stages)
 
-    return _Driver(start, lambda: start()[0], jax.jit(run), lambda s: s, lambda s: s.adapt_state.step_size,
-                   lambda s: s.z, lambda phase, n: _frozen_stages(n))
+    return _Driver(start, lambda: start()[0], jax.jit(run), _as_they_are, lambda s: s.adapt_state.step_size,
+                   lambda s: s.z, lambda phase, n: _frozen_stages(n), _as_they_are)
 
 
 # devices: a sharded run draws what a one-device run draws (tests/test_devices.py)
