@@ -18,7 +18,8 @@ def synthetic_catalog_path(config=SyntheticConfig(), cache_dir=None, ds_rp_edges
     they are not the default, lensing radii)."""
     cache_dir = resolve_cache_dir(cache_dir)
     c = config
-    name = f"synthetic_L{c.lbox:g}_m{c.logmpeak_min:g}-{c.logmpeak_max:g}_seed{c.seed}_grid{c.n_grid}_z{c.redshift:g}"
+    grid = f"grid{c.n_grid}" if c.recipe == "linear" else f"nbody{c.cell_size:g}"
+    name = f"synthetic_L{c.lbox:g}_m{c.logmpeak_min:g}-{c.logmpeak_max:g}_seed{c.seed}_{grid}_z{c.redshift:g}"
     if ds_rp_edges is not None and not _same_edges(ds_rp_edges, DEFAULT_DS_RP_EDGES):
         name += "_ds" + hashlib.sha256(np.asarray(ds_rp_edges, dtype=float).tobytes()).hexdigest()[:8]
     return os.path.join(cache_dir, name.replace(".", "p") + ".h5")

@@ -6,7 +6,7 @@ from scipy.spatial import cKDTree
 from ..sham.shmf import log_ncum_bpl
 from .cosmology import BOLSHOI_PLANCK, power_linear, tinker10_bias
 
-__all__ = ("cumulative_abundance", "xi_auto", "xi_linear_box", "host_bias")
+__all__ = ("cumulative_abundance", "xi_auto", "xi_cross", "xi_linear_box", "xi_target_box", "host_bias")
 
 
 def cumulative_abundance(cat, logm):
@@ -27,6 +27,63 @@ def xi_auto(pos, lbox, r_edges):
     return dd / rr - 1.0
 
 
+def xi_cross(pos1, pos2, lbox, r_edges):
+    """Real-space cross-correlation of two point sets in a periodic box (D1D2 / R1R2_analytic - 1)."""
+    t1, t2 = cKDTree(np.asarray(pos1, dtype=float), boxsize=lbox), cKDTree(np.asarray(pos2, dtype=float), boxsize=lbox)
+    dd = np.diff(t1.count_neighbors(t2, np.asarray(r_edges, dtype=float)).astype(float))
+    rr = len(pos1) * len(pos2) / lbox**3 * 4.0 / 3.0 * np.pi * np.diff(np.asarray(r_edges) ** 3)
+    return dd / rr - 1.0
+
+
+def _shell_j0(k, lo, hi):
+    """Shell average of j0(k r) over lo < r < hi (volume weighted)."""
+    def integral(r):  # int_0^r j0(k s) s^2 ds * k^3
+        return np.sin(k * r) - k * r * np.cos(k * r)
+
+    return 3.0 * (integral(hi) - integral(lo)) / (k**3 * (hi**3 - lo**3))
+
+
+def xi_target_box(r_edges, lbox, xi, power, k_cut=None, n_fine=64):
+    """A continuous correlation function as a periodic box holds it, averaged over shells.
+
+    xi(r) shell-averaged, less what the modes longer than the box carry: a box has no
+    modes between k = 0 and its fundamental, so its xi is lower by the difference between
+    the integral of P(k) j0(k r) over |k| < k_cut and the sum over the box's modes there.
+    That is the reference for clustering measured in one box.
+
+    Parameters
+    ----------
+    r_edges : ndarray of shape (n + 1, ) [Mpc/h]
+    lbox : float [Mpc/h]
+    xi : callable, r -> xi(r)
+    power : callable, k -> P(k), the spectrum of xi
+    k_cut : float, optional
+        Below it the box's modes replace the integral (default: 16 fundamentals).
+
+    Returns
+    -------
+    xi_box : ndarray of shape (n, )
+    """
+    r_edges = np.asarray(r_edges, dtype=float)
+    kf = 2.0 * np.pi / lbox
+    k_cut = 16.0 * kf if k_cut is None else k_cut
+    m = int(np.ceil(k_cut / kf))
+    n1 = np.arange(-m, m + 1) * kf
+    k_modes = np.sqrt(n1[:, None, None] ** 2 + n1[None, :, None] ** 2 + n1[None, None, :] ** 2).ravel()
+    k_modes = k_modes[(k_modes > 0) & (k_modes < k_cut)]
+    p_modes = power(k_modes)
+    k_int = np.linspace(k_cut * 1e-6, k_cut, 20001)
+    p_int = power(k_int)
+    out = []
+    for lo, hi in zip(r_edges[:-1], r_edges[1:]):
+        r = np.geomspace(lo, hi, n_fine)
+        mean_xi = np.trapezoid(xi(r) * r**2, r) / np.trapezoid(r**2, r)
+        deficit = (np.trapezoid(k_int**2 * p_int * _shell_j0(k_int, lo, hi), k_int) / (2.0 * np.pi**2)
+                   - np.sum(p_modes * _shell_j0(k_modes, lo, hi)) / lbox**3)
+        out.append(mean_xi - deficit)
+    return np.array(out)
+
+
 def xi_linear_box(r_edges, lbox, redshift=0.0, cosmology=BOLSHOI_PLANCK, n_modes=128):
     """Linear xi averaged over shells r_edges, from the Fourier modes of a periodic box.
 
@@ -41,14 +98,9 @@ def xi_linear_box(r_edges, lbox, redshift=0.0, cosmology=BOLSHOI_PLANCK, n_modes
     k = np.sqrt(k1[:, None, None] ** 2 + k1[None, :, None] ** 2 + k1[None, None, :] ** 2).ravel()
     k = k[k > 0]
     pk = power_linear(k, redshift, cosmology)
-
-    def integral(r):  # int_0^r j0(k s) s^2 ds * k^3
-        return np.sin(k * r) - k * r * np.cos(k * r)
-
     out = []
     for lo, hi in zip(r_edges[:-1], r_edges[1:]):
-        shell = 3.0 * (integral(hi) - integral(lo)) / (k**3 * (hi**3 - lo**3))
-        out.append(np.sum(pk * shell) / lbox**3)
+        out.append(np.sum(pk * _shell_j0(k, lo, hi)) / lbox**3)
     return np.array(out)
 
 

@@ -12,13 +12,17 @@ def main(argv):
     parser = argparse.ArgumentParser(prog="diffsham catalog", description="Halo catalogs")
     sub = parser.add_subparsers(dest="action", required=True)
     make = sub.add_parser("make", help="make (or reuse) the synthetic catalog and cache it as HDF5")
-    from ..catalog.synthetic import SyntheticConfig
+    from ..catalog.synthetic import RECIPES, SyntheticConfig
 
     defaults = SyntheticConfig()
     make.add_argument("--lbox", type=float, default=defaults.lbox, help="box side [Mpc/h]")
     make.add_argument("--logmpeak-min", type=float, default=defaults.logmpeak_min, help="[log Msun/h]")
     make.add_argument("--seed", type=int, default=defaults.seed)
-    make.add_argument("--n-grid", type=int, default=defaults.n_grid, help="density-field cells per side")
+    make.add_argument("--n-grid", type=int, default=defaults.n_grid, help="linear density-field cells per side")
+    make.add_argument("--recipe", choices=RECIPES, default=defaults.recipe,
+                      help="linear: one linear lognormal field; nbody: nonlinear halo clustering and N-body subhalos")
+    make.add_argument("--cell-size", type=float, default=defaults.cell_size,
+                      help="largest cell of the nonlinear fields [Mpc/h]")
     make.add_argument("--out", default=None, help="output file (default: in the cache folder, see diffsham.cache)")
     make.add_argument("--no-lensing", action="store_true", help="skip the per-halo DeltaSigma profiles")
     info = sub.add_parser("info", help="summary of a catalog file and a mass-function plot")
@@ -46,7 +50,7 @@ def main(argv):
         from ..catalog.default import load_synthetic_catalog, synthetic_catalog_path
 
         config = SyntheticConfig(lbox=args.lbox, logmpeak_min=args.logmpeak_min, seed=args.seed,
-                                 n_grid=args.n_grid)
+                                 n_grid=args.n_grid, recipe=args.recipe, cell_size=args.cell_size)
         path = args.out or synthetic_catalog_path(config)
         cat = load_synthetic_catalog(config, path=path, with_lensing=not args.no_lensing)
         print(json.dumps(dict(path=path, **cat.summary())))

@@ -30,7 +30,8 @@ class SpecError(ValueError):
 class CatalogSpec:
     """``kind = "synthetic"`` (SyntheticConfig fields, and ``ds_rp_edges``, the radial
     bins [Mpc/h] of its analytic lensing profiles, by default
-    ``diffsham.catalog.DEFAULT_DS_RP_EDGES``) or ``kind = "file"`` (path, format,
+    ``diffsham.catalog.DEFAULT_DS_RP_EDGES``; ``recipe = "nbody"`` with ``cell_size``
+    for nonlinear host clustering and N-body subhalos) or ``kind = "file"`` (path, format,
     mass_column)."""
 
     kind: str = "synthetic"
@@ -38,6 +39,8 @@ class CatalogSpec:
     logmpeak_min: float = 11.5
     seed: int = 0
     n_grid: int = 64
+    recipe: str = "linear"
+    cell_size: float = 1.0
     path: str | None = None
     format: str = "diffsham"
     mass_column: str | None = None
@@ -200,6 +203,10 @@ def parse_spec(doc, path="<spec>", text=""):
         raise SpecError(f"{path}: [catalog] kind must be 'synthetic' or 'file', got {catalog.kind!r}")
     if catalog.kind == "file" and not catalog.path:
         raise SpecError(f"{path}: [catalog] kind = 'file' needs a path")
+    if catalog.recipe not in ("linear", "nbody"):
+        raise SpecError(f"{path}: [catalog] recipe must be 'linear' or 'nbody', got {catalog.recipe!r}")
+    if not catalog.cell_size > 0:
+        raise SpecError(f"{path}: [catalog] cell_size must be a positive length [Mpc/h], got {catalog.cell_size!r}")
     if catalog.ds_rp_edges is not None:
         edges = catalog.ds_rp_edges
         if catalog.kind != "synthetic":
