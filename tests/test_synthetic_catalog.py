@@ -115,6 +115,8 @@ def test_nbody_recipe_is_deterministic_and_keeps_the_linear_one():
     assert "recipe" not in make_synthetic_catalog(config._replace(recipe="linear"), progress=False).source
     with pytest.raises(ValueError, match="SyntheticConfig.recipe must be one of"):
         make_synthetic_catalog(config._replace(recipe="nbodyy"), progress=False)
+    with pytest.raises(ValueError, match="SyntheticConfig.cell_size must be a positive length"):
+        make_synthetic_catalog(config._replace(cell_size=0.0), progress=False)
 
 
 @pytest.mark.skipif(not os.path.isfile(FSUB_BOLSHOI), reason=f"Bolshoi subhalo fractions not found at "

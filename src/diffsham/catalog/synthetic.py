@@ -25,6 +25,9 @@ Method (each step is one function below):
      halo-halo correlation b_i b_j zeta(r) xi_mm^NL(r) (HMcode-2020 via CAMB, Tinker et
      al. 2005's zeta; ``diffsham.catalog.clustering``), with linear-theory velocities of
      the matter;
+   - halo exclusion (step 4) first pushes an overlapping lighter host radially out of the
+     heavier one's reach (1-1.2 times the contact distance), so that it keeps its
+     environment; only hosts still overlapping after 8 rounds are drawn again;
    - subhalos follow the number-density profile of N-body subhalos, less concentrated
      than the dark matter: Einasto with alpha = 0.678 and r_-2 = 0.81 r_200c (Springel et
      al. 2008, MNRAS 391, 1685, the Aquarius subhalos), truncated at the host's R200m
@@ -211,6 +214,8 @@ def make_synthetic_catalog(config=SyntheticConfig(), cosmology=BOLSHOI_PLANCK, p
 
     if config.recipe not in RECIPES:
         raise ValueError(f"SyntheticConfig.recipe must be one of {RECIPES}, not {config.recipe!r}")
+    if config.recipe == "nbody" and not config.cell_size > 0:
+        raise ValueError(f"SyntheticConfig.cell_size must be a positive length [Mpc/h], not {config.cell_size!r}")
     steps = tqdm(total=5, desc="synthetic catalog", disable=not progress)
     rng = np.random.default_rng(config.seed)
     lbox = float(config.lbox)

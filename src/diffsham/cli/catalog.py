@@ -49,6 +49,8 @@ def main(argv):
     if args.action == "make":
         from ..catalog.default import load_synthetic_catalog, synthetic_catalog_path
 
+        if not args.cell_size > 0:
+            parser.error(f"--cell-size must be a positive length [Mpc/h], got {args.cell_size}")
         config = SyntheticConfig(lbox=args.lbox, logmpeak_min=args.logmpeak_min, seed=args.seed,
                                  n_grid=args.n_grid, recipe=args.recipe, cell_size=args.cell_size)
         path = args.out or synthetic_catalog_path(config)
