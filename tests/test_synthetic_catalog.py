@@ -110,7 +110,7 @@ def test_nbody_recipe_is_deterministic_and_keeps_the_linear_one():
     a, b = make_synthetic_catalog(config, progress=False), make_synthetic_catalog(config, progress=False)
     for name in ("x", "y", "z", "vz", "logmpeak", "upid"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    assert "recipe=nbody" in a.source
+    assert "recipe=nbody-v" in a.source
     # the linear recipe's provenance (and so its cache entries) did not change
     assert "recipe" not in make_synthetic_catalog(config._replace(recipe="linear"), progress=False).source
     with pytest.raises(ValueError, match="SyntheticConfig.recipe must be one of"):

@@ -54,6 +54,7 @@ __all__ = ("SyntheticConfig", "RECIPES", "make_synthetic_catalog", "synthetic_so
            "subhalo_fraction_bolshoi", "sample_subhalo_radius", "sample_logmpeak", "nfw_concentration", "G_NEWTON")
 
 RECIPES = ("linear", "nbody")
+NBODY_RECIPE_VERSION = 1  # raise when the N-body recipe's output changes (cached catalogs are then remade)
 
 G_NEWTON = 4.30091727e-9  # [Mpc (km/s)^2 / Msun]
 _F_SUB_MAX, _F_SUB_X0, _F_SUB_WIDTH = 0.3, 13.5, 0.7
@@ -85,13 +86,16 @@ def synthetic_source(config):
     """The provenance string of a synthetic catalog (identifies its config in the cache).
 
     The N-body recipe's settings are named only where it is used, so linear catalogs
-    keep the source (and cache entries) they had before it existed.
+    keep the source (and cache entries) they had before it existed. The N-body recipe
+    also carries its version (``NBODY_RECIPE_VERSION``), raised whenever what it makes
+    changes, so that catalogs cached by an earlier version are made again.
     """
     items = config._asdict()
     if config.recipe == "linear":
         items.pop("recipe"), items.pop("cell_size")
     else:
         items.pop("n_grid")
+        items["recipe"] = f"nbody-v{NBODY_RECIPE_VERSION}"
     return "diffsham synthetic " + " ".join(f"{k}={v}" for k, v in items.items())
 
 
