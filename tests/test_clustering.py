@@ -94,6 +94,27 @@ def test_psd_root_keeps_each_nodes_spectrum():
     fixed = root @ np.swapaxes(root, 1, 2)
     np.testing.assert_allclose(np.einsum("cii->ci", fixed), np.einsum("cii->ci", bad), rtol=1e-9)
     assert np.all(np.linalg.eigvalsh(fixed) > -1e-9 * np.abs(fixed).max())
+    # the offending correlation is brought to at most 1, and the matrix stays close elsewhere
+    d = np.sqrt(np.einsum("cii->ci", bad))
+    corr_fixed, corr_bad = fixed / (d[:, :, None] * d[:, None, :]), bad / (d[:, :, None] * d[:, None, :])
+    assert np.all(corr_fixed[:, 0, 3] <= 1.0 + 1e-9) and np.all(corr_fixed[:, 0, 3] > 0.5)
+    assert np.median(np.abs(corr_fixed - corr_bad)[:, 1, 2]) < 0.2
+
+
+def test_xi_target_box_equals_the_box_mode_sum():
+    """With the linear spectrum, xi_target_box (continuous xi less the box's missing long modes)
+    equals quality.xi_linear_box, the direct sum over the box's modes, within 1%; and xi_cross
+    of a point set with itself is xi_auto up to the self-pairs it counts."""
+    from diffsham.catalog.quality import xi_cross, xi_linear_box
+
+    edges = np.array([8.0, 12.0, 18.0, 30.0])
+    ours = xi_target_box(edges, 250.0, xi_linear, power_linear)
+    np.testing.assert_allclose(ours, xi_linear_box(edges, 250.0), rtol=0.01)
+    pos = np.random.default_rng(3).random((3000, 3)) * 50.0
+    r_edges = np.array([1.0, 2.0, 4.0])
+    n = len(pos)
+    np.testing.assert_allclose(xi_cross(pos, pos, 50.0, r_edges) + 1.0,
+                               (xi_auto(pos, 50.0, r_edges) + 1.0) * (n - 1) / n, rtol=1e-12)
 
 
 def test_node_mixture_interpolates_linearly_in_bias():

@@ -104,10 +104,12 @@ def test_spec_errors_name_file_key_and_problem(spec_dir, posterior):
         read_spec(_write(spec_dir, SPEC.replace("[likelihood]", '[likelihood]\nbox_covariance = "bootstrap"')))
     with pytest.raises(SpecError, match=r"jackknife_n_side must be an integer in \[2, 8\], got 1"):
         read_spec(_write(spec_dir, SPEC.replace("[likelihood]", "[likelihood]\njackknife_n_side = 1")))
-    with pytest.raises(SpecError, match=r"\[catalog\] recipe must be 'linear' or 'nbody', got 'nbodyy'"):
+    with pytest.raises(SpecError, match=r"\[catalog\] recipe must be one of \('linear', 'nbody'\), not 'nbodyy'"):
         read_spec(_write(spec_dir, SPEC.replace("[catalog]", '[catalog]\nrecipe = "nbodyy"')))
     with pytest.raises(SpecError, match=r"\[catalog\] cell_size must be a positive length"):
-        read_spec(_write(spec_dir, SPEC.replace("[catalog]", "[catalog]\ncell_size = 0.0")))
+        read_spec(_write(spec_dir, SPEC.replace("[catalog]", '[catalog]\nrecipe = "nbody"\ncell_size = "1.0"')))
+    with pytest.raises(SpecError, match=r"\[catalog\] cell_size 50.0 gives 2 cells per side"):
+        read_spec(_write(spec_dir, SPEC.replace("[catalog]", '[catalog]\nrecipe = "nbody"\ncell_size = 50.0')))
     with pytest.raises(SpecError, match="no such spec file"):
         read_spec(spec_dir / "absent.toml")
     missing = read_spec(_write(spec_dir, SPEC.replace("mock/wp.txt", "mock/absent.txt")))

@@ -40,14 +40,15 @@ def _camb_tables(key):
     h, om0, ob0, sigma8, ns, redshift = key
     ombh2, omch2 = ob0 * h**2, (om0 - ob0) * h**2
     a_s = 2.1e-9
-    for _ in range(2):  # sigma8 scales as sqrt(A_s): one rescaling is exact, the second checks it
+    for attempt in range(2):  # sigma8 scales as sqrt(A_s): one rescaling is exact, the second run checks it
         pars = camb.set_params(H0=100.0 * h, ombh2=ombh2, omch2=omch2, mnu=0.0, omk=0.0, ns=ns, As=a_s,
                                WantTransfer=True, NonLinear=camb.model.NonLinear_pk, halofit_version="mead2020",
                                redshifts=sorted({0.0, redshift, redshift + 0.1}, reverse=True), kmax=_CAMB_KMAX,
                                verbose=False)
         results = camb.get_results(pars)
         s8 = results.get_sigma8_0()
-        a_s *= (sigma8 / s8) ** 2
+        if attempt == 0:
+            a_s *= (sigma8 / s8) ** 2
     if abs(s8 / sigma8 - 1.0) > 1e-4:
         raise RuntimeError(f"CAMB's sigma8 {s8:.5f} does not match the cosmology's {sigma8}")
     logk = np.linspace(np.log(K_MIN), np.log(K_MAX), 4096)
@@ -96,7 +97,8 @@ def xi_from_power(r, power, k_min=K_MIN, k_max=K_MAX, n_k=4096):
     dln = logk[1] - logk[0]
     k = np.exp(logk)
     offset = fft.fhtoffset(dln, mu=0.5, initial=np.log(1.0))
-    # j0(x) = sqrt(pi / 2x) J_1/2(x): xi(r) = sqrt(pi/2) / (2 pi^2) r^-3/2 int k^3/2 P J_1/2(k r) dk
+    # j0(x) = sqrt(pi / 2x) J_1/2(x): xi(r) = sqrt(pi/2) / (2 pi^2) r^-1/2 int k^3/2 P J_1/2(k r) dk,
+    # and fht returns r times that integral
     transform = fft.fht(k**1.5 * power(k), dln, mu=0.5, offset=offset)
     k_centre = np.exp(0.5 * (logk[0] + logk[-1]))
     r_grid = np.exp(offset) / k_centre * np.exp((np.arange(n_k) - 0.5 * (n_k - 1)) * dln)
@@ -133,7 +135,6 @@ def xi_halo_halo(r, bias_i, bias_j, redshift=0.0, cosmology=BOLSHOI_PLANCK):
     """
     xi = xi_nonlinear(r, redshift, cosmology)
     return np.multiply.outer(np.asarray(bias_i) * np.asarray(bias_j), tinker05_zeta(xi) * xi)
-
 
 
 def power_halo_target(k, redshift=0.0, cosmology=BOLSHOI_PLANCK):

@@ -8,7 +8,7 @@ import numpy as np
 from ..cache import remove_orphan_tmp_files, resolve_cache_dir
 from .hdf5_io import read_catalog, write_catalog
 from .lensing import DEFAULT_DS_RP_EDGES, analytic_delta_sigma
-from .synthetic import SyntheticConfig, make_synthetic_catalog, synthetic_source
+from .synthetic import SyntheticConfig, check_synthetic_config, make_synthetic_catalog, synthetic_source
 
 __all__ = ("synthetic_catalog_path", "load_synthetic_catalog")
 
@@ -16,9 +16,10 @@ __all__ = ("synthetic_catalog_path", "load_synthetic_catalog")
 def synthetic_catalog_path(config=SyntheticConfig(), cache_dir=None, ds_rp_edges=None):
     """Where the catalog of a given config is cached (one file per config and, where
     they are not the default, lensing radii)."""
+    check_synthetic_config(config)
     cache_dir = resolve_cache_dir(cache_dir)
     c = config
-    grid = f"grid{c.n_grid}" if c.recipe == "linear" else f"nbody{c.cell_size:g}"
+    grid = f"grid{c.n_grid}" if c.recipe == "linear" else f"nbody{float(c.cell_size):g}"
     name = f"synthetic_L{c.lbox:g}_m{c.logmpeak_min:g}-{c.logmpeak_max:g}_seed{c.seed}_{grid}_z{c.redshift:g}"
     if ds_rp_edges is not None and not _same_edges(ds_rp_edges, DEFAULT_DS_RP_EDGES):
         name += "_ds" + hashlib.sha256(np.asarray(ds_rp_edges, dtype=float).tobytes()).hexdigest()[:8]

@@ -16,7 +16,7 @@ Method (each step is one function below):
    et al. 2010) falls in a cell with probability proportional to exp(b G), uniformly
    within it, so that host clustering is (1 + xi_lin)^(b^2) - 1 ~ b^2 xi_lin on large
    scales. Velocities are linear theory, v = f H psi, with psi the displacement of G.
-3b. **The N-body recipe** (``recipe = "nbody"``) changes steps 2, 3 and 5:
+3b. **The N-body recipe** (``recipe = "nbody"``) changes steps 2 to 5:
 
    - the subhalo fraction is ``subhalo_fraction_bolshoi``, a fit to Bolshoi's (Campbell
      et al. 2018, MNRAS 477, 359, figure "sub_fraction_and_completeness");
@@ -50,7 +50,8 @@ from .cosmology import BOLSHOI_PLANCK, growth_rate, power_linear, r200m, tinker1
 from .lognormal import make_node_fields, node_mixture, sample_cells
 from .schema import HaloCatalog, validate_catalog
 
-__all__ = ("SyntheticConfig", "RECIPES", "make_synthetic_catalog", "synthetic_source", "subhalo_fraction",
+__all__ = ("SyntheticConfig", "RECIPES", "check_synthetic_config", "make_synthetic_catalog", "synthetic_source",
+           "subhalo_fraction",
            "subhalo_fraction_bolshoi", "sample_subhalo_radius", "sample_logmpeak", "nfw_concentration", "G_NEWTON")
 
 RECIPES = ("linear", "nbody")
@@ -82,6 +83,23 @@ class SyntheticConfig(NamedTuple):
     redshift: float = 0.0
 
 
+def check_synthetic_config(config):
+    """Raise ValueError, naming the field, for a recipe or cell size that cannot be made.
+
+    cell_size (the N-body recipe's) must be a number with 8 to 512 cells per box side: fewer
+    cannot hold the target, more would not fit in memory (T fields of n^3 float32 cells).
+    """
+    if config.recipe not in RECIPES:
+        raise ValueError(f"SyntheticConfig.recipe must be one of {RECIPES}, not {config.recipe!r}")
+    if config.recipe == "nbody":
+        size = config.cell_size
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or not np.isfinite(size) or size <= 0:
+            raise ValueError(f"SyntheticConfig.cell_size must be a positive length [Mpc/h], not {size!r}")
+        if not 8 <= config.lbox / size <= 512:
+            raise ValueError(f"SyntheticConfig.cell_size {size} gives {config.lbox / size:.4g} cells per side of the "
+                             f"{config.lbox} Mpc/h box; the N-body recipe needs 8 to 512")
+
+
 def synthetic_source(config):
     """The provenance string of a synthetic catalog (identifies its config in the cache).
 
@@ -90,7 +108,10 @@ def synthetic_source(config):
     also carries its version (``NBODY_RECIPE_VERSION``), raised whenever what it makes
     changes, so that catalogs cached by an earlier version are made again.
     """
+    check_synthetic_config(config)
     items = config._asdict()
+    if config.recipe == "nbody":
+        items["cell_size"] = float(config.cell_size)  # 1 and 1.0 are the same catalog
     if config.recipe == "linear":
         items.pop("recipe"), items.pop("cell_size")
     else:
@@ -111,7 +132,8 @@ def subhalo_fraction_bolshoi(logmpeak):
     the subhalo fractions of all Rockstar (sub)halos in Bolshoi at z = 0 (Campbell et al.
     2018, MNRAS 477, 359, figure "sub_fraction_and_completeness", top panel) over
     10^10.6-10^14.3 Msun/h. Below 10^10.5 Bolshoi's fraction falls with its resolution;
-    this one stays near 0.28.
+    this one stays near 0.28. Bolshoi's cosmology is WMAP5-like (Omega_m = 0.27), not this
+    catalog's Bolshoi-Planck: the fraction is taken as it is.
     """
     a, x0, w = _F_SUB_BOLSHOI
     return a / (1.0 + np.exp((np.asarray(logmpeak) - x0) / w))
@@ -216,10 +238,7 @@ def make_synthetic_catalog(config=SyntheticConfig(), cosmology=BOLSHOI_PLANCK, p
     """
     from tqdm.auto import tqdm
 
-    if config.recipe not in RECIPES:
-        raise ValueError(f"SyntheticConfig.recipe must be one of {RECIPES}, not {config.recipe!r}")
-    if config.recipe == "nbody" and not config.cell_size > 0:
-        raise ValueError(f"SyntheticConfig.cell_size must be a positive length [Mpc/h], not {config.cell_size!r}")
+    check_synthetic_config(config)
     steps = tqdm(total=5, desc="synthetic catalog", disable=not progress)
     rng = np.random.default_rng(config.seed)
     lbox = float(config.lbox)
@@ -246,7 +265,7 @@ def make_synthetic_catalog(config=SyntheticConfig(), cosmology=BOLSHOI_PLANCK, p
     steps.update()
     host_pos, host_vel = place(np.arange(host_logm.size))
     steps.update()
-    host_pos, host_vel = _exclude_overlaps(host_logm, host_pos, host_vel, place, lbox, cosmology, rng=rng,
+    host_pos, host_vel = _exclude_overlaps(rng, host_logm, host_pos, host_vel, place, lbox, cosmology,
                                            n_push=_N_PUSH if nbody else 0)
     steps.update()
     sub_logm = logm[is_sub]
@@ -324,15 +343,16 @@ def _place_hosts(rng, logm, field, lbox, redshift, cosmology):
     return pos, vel
 
 
-def _exclude_overlaps(logm, pos, vel, place, lbox, cosmology, rng=None, n_push=0, max_iter=60):
+def _exclude_overlaps(rng, logm, pos, vel, place, lbox, cosmology, n_push=0, max_iter=60):
     """Separate hosts whose R200m spheres overlap, until none do.
 
     The lighter host of each overlapping pair is drawn again with ``place(rows) -> (pos,
-    vel)``; or, for the first ``n_push`` rounds (with ``rng``), pushed radially out of the
-    heavier one's reach to 1-1.2 times the contact distance, so that it keeps its
-    environment (a lognormal field's densest cells hold more hosts than fit in them, and
-    drawing those again would empty the peaks: measured, -10 to -30% in the autocorrelation
-    of 10^11.5-10^12.5 hosts at 1-5 Mpc/h).
+    vel)``; or, for the first ``n_push`` rounds, pushed radially out of the heavier one's
+    reach to 1-1.2 times the contact distance, keeping its velocity, so that it stays in
+    its environment. (A lognormal field's densest cells hold more hosts than fit in them;
+    drawing those again emptied the peaks: 10^11.5-10^12.5 hosts fell to 0.55-0.9 of the
+    target at 0.5-13 Mpc/h, benchmarks/RESULTS.md.) The push leaves a pile-up of pairs at
+    1-1.2 times contact: ~2.6 times the pair density at 1.2-2 times contact.
     """
     radius = r200m(logm, cosmology)
     for it in range(max_iter):

@@ -49,10 +49,14 @@ def main(argv):
     if args.action == "make":
         from ..catalog.default import load_synthetic_catalog, synthetic_catalog_path
 
-        if not args.cell_size > 0:
-            parser.error(f"--cell-size must be a positive length [Mpc/h], got {args.cell_size}")
+        from ..catalog.synthetic import check_synthetic_config
+
         config = SyntheticConfig(lbox=args.lbox, logmpeak_min=args.logmpeak_min, seed=args.seed,
                                  n_grid=args.n_grid, recipe=args.recipe, cell_size=args.cell_size)
+        try:
+            check_synthetic_config(config)
+        except ValueError as exc:
+            parser.error(str(exc).replace("SyntheticConfig.cell_size", "--cell-size"))
         path = args.out or synthetic_catalog_path(config)
         cat = load_synthetic_catalog(config, path=path, with_lensing=not args.no_lensing)
         print(json.dumps(dict(path=path, **cat.summary())))

@@ -46,7 +46,7 @@ def load_spec_catalog(spec, progress=True):
     if c.kind == "synthetic":
         return load_synthetic_catalog(SyntheticConfig(lbox=c.lbox, logmpeak_min=c.logmpeak_min, seed=c.seed,
                                                       n_grid=c.n_grid, recipe=c.recipe,
-                                                      cell_size=c.cell_size), progress=progress, ds_rp_edges=c.ds_rp_edges)
+                                                      cell_size=float(c.cell_size)), progress=progress, ds_rp_edges=c.ds_rp_edges)
     path = spec.resolve(c.path)
     if c.format == "halotools":
         return read_halotools_cache(path, **({"mass_column": c.mass_column} if c.mass_column else {}))

@@ -203,10 +203,16 @@ def parse_spec(doc, path="<spec>", text=""):
         raise SpecError(f"{path}: [catalog] kind must be 'synthetic' or 'file', got {catalog.kind!r}")
     if catalog.kind == "file" and not catalog.path:
         raise SpecError(f"{path}: [catalog] kind = 'file' needs a path")
-    if catalog.recipe not in ("linear", "nbody"):
-        raise SpecError(f"{path}: [catalog] recipe must be 'linear' or 'nbody', got {catalog.recipe!r}")
-    if not catalog.cell_size > 0:
-        raise SpecError(f"{path}: [catalog] cell_size must be a positive length [Mpc/h], got {catalog.cell_size!r}")
+    if catalog.kind == "file" and (catalog.recipe, catalog.cell_size) != ("linear", 1.0):
+        raise SpecError(f"{path}: [catalog] recipe and cell_size choose how a synthetic catalog is made; "
+                        "a catalog file is read as it is")
+    if catalog.kind == "synthetic":
+        from ..catalog.synthetic import SyntheticConfig, check_synthetic_config
+
+        try:
+            check_synthetic_config(SyntheticConfig(lbox=catalog.lbox, recipe=catalog.recipe, cell_size=catalog.cell_size))
+        except ValueError as exc:
+            raise SpecError(f"{path}: [catalog] {str(exc).replace('SyntheticConfig.', '')}") from None
     if catalog.ds_rp_edges is not None:
         edges = catalog.ds_rp_edges
         if catalog.kind != "synthetic":
