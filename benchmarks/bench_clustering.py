@@ -1,7 +1,7 @@
 """Host-host clustering of the synthetic catalog: nonlinear fields against their target and the
 Dark Emulator, and the linear catalog (the one before) against the same target.
 
-For each seed, each clustering ("nbody", then "linear" as the peer) is made in a separate
+For each seed, each recipe ("nbody", then "linear" as the peer) is made in a separate
 process, so its time and peak memory (VmHWM) are its own; xi(r) of hosts is measured in
 log Mpeak bins and divided by the box's target: b_i b_j zeta(r) xi_NL(r) (diffsham.catalog.
 clustering) averaged over shells, less the modes longer than the box
@@ -27,7 +27,7 @@ MASS_BINS = ((11.5, 12.0), (12.0, 12.5), (12.5, 13.0), (13.0, 13.5), (13.5, 14.5
 R_EDGES = np.logspace(np.log10(0.3), np.log10(30.0), 21)
 
 
-def _one(lbox, logmpeak_min, seed, clustering):
+def _one(lbox, logmpeak_min, seed, recipe):
     """Run in a child: make the catalog, measure xi / target per mass bin; print one JSON line."""
     import time
 
@@ -38,7 +38,7 @@ def _one(lbox, logmpeak_min, seed, clustering):
 
     t0 = time.perf_counter()
     cat = make_synthetic_catalog(SyntheticConfig(lbox=lbox, logmpeak_min=logmpeak_min, seed=seed,
-                                                 recipe=clustering), progress=False)
+                                                 recipe=recipe), progress=False)
     make_s = time.perf_counter() - t0
     with open("/proc/self/status") as f:
         peak_gb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1e6
@@ -89,28 +89,28 @@ def main():
     p.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        lbox, mmin, seed, clustering = args.one
-        return _one(float(lbox), float(mmin), int(seed), clustering)
+        lbox, mmin, seed, recipe = args.one
+        return _one(float(lbox), float(mmin), int(seed), recipe)
     np.set_printoptions(linewidth=200, precision=3, suppress=True)
     r_mid = np.sqrt(R_EDGES[1:] * R_EDGES[:-1])
     print("r [Mpc/h]:", r_mid)
     record = dict(benchmark="clustering", machine=machine(), lbox=args.lbox, logmpeak_min=args.logmpeak_min,
                   seeds=args.seeds, r=r_mid.tolist(), runs={})
-    for clustering in args.recipes:
+    for recipe in args.recipes:
         runs = []
         for seed in args.seeds:
             res = subprocess.run([sys.executable, __file__, "--one", str(args.lbox), str(args.logmpeak_min), str(seed),
-                                  clustering], check=True, capture_output=True, text=True)
+                                  recipe], check=True, capture_output=True, text=True)
             runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
-            print(f"{clustering} seed {seed}: made in {runs[-1]['make_s']:.1f} s, peak {runs[-1]['peak_gb']:.2f} GB, "
+            print(f"{recipe} seed {seed}: made in {runs[-1]['make_s']:.1f} s, peak {runs[-1]['peak_gb']:.2f} GB, "
                   f"{runs[-1]['n_hosts']} hosts")
         mean = {k: np.mean([run["ratio"][k] for run in runs], axis=0) for k in runs[0]["ratio"]}
         for k, v in mean.items():
             band = lambda lo, hi: v[(r_mid >= lo) & (r_mid < hi)]  # noqa: E731
-            print(f"  {clustering} {k}: xi / target (mean of seeds) {v}")
+            print(f"  {recipe} {k}: xi / target (mean of seeds) {v}")
             print(f"      max |ratio - 1|: 0.3-1 Mpc/h {np.max(np.abs(band(0.3, 1.0) - 1)):.3f}, "
                   f"1-30 Mpc/h {np.max(np.abs(band(1.0, 30.0) - 1)):.3f}")
-        record["runs"][clustering] = dict(runs=runs, mean_ratio={k: v.tolist() for k, v in mean.items()})
+        record["runs"][recipe] = dict(runs=runs, mean_ratio={k: v.tolist() for k, v in mean.items()})
     reference = _target_vs_reference()
     from diffsham.catalog.cosmology import r200m
 

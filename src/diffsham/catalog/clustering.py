@@ -74,7 +74,18 @@ def power_nonlinear(k, redshift=0.0, cosmology=BOLSHOI_PLANCK):
 
 
 def power_linear_camb(k, redshift=0.0, cosmology=BOLSHOI_PLANCK):
-    """Linear matter power spectrum [(Mpc/h)^3] from CAMB (the same run as ``power_nonlinear``)."""
+    """Linear matter power spectrum [(Mpc/h)^3] from CAMB (the same run as ``power_nonlinear``).
+
+    Parameters
+    ----------
+    k : ndarray [h/Mpc], within [K_MIN, K_MAX] (the end values are returned beyond)
+    redshift : float
+    cosmology : dict with Om0, Ob0, h, ns, sigma8
+
+    Returns
+    -------
+    pk : ndarray, the shape of k
+    """
     logk, loglin, _ = _camb_tables(_key(cosmology, redshift))
     return np.exp(np.interp(np.log(np.asarray(k, dtype=float)), logk, loglin))
 
@@ -107,7 +118,18 @@ def xi_from_power(r, power, k_min=K_MIN, k_max=K_MAX, n_k=4096):
 
 
 def xi_nonlinear(r, redshift=0.0, cosmology=BOLSHOI_PLANCK):
-    """Nonlinear matter correlation function xi_mm^NL(r) from the HMcode-2020 spectrum."""
+    """Nonlinear matter correlation function xi_mm^NL(r) from the HMcode-2020 spectrum.
+
+    Parameters
+    ----------
+    r : ndarray [Mpc/h], within (1e-3, 1e5); outside, the nearest tabulated value is returned
+    redshift : float
+    cosmology : dict
+
+    Returns
+    -------
+    xi : ndarray, the shape of r
+    """
     return xi_from_power(r, lambda k: power_nonlinear(k, redshift, cosmology))
 
 
@@ -117,7 +139,7 @@ def tinker05_zeta(xi_nl):
     b^2(M, r) = b^2(M) zeta(r), zeta = (1 + 1.17 xi)^1.49 / (1 + 0.69 xi)^2.09, with xi
     the nonlinear matter correlation function at r. zeta -> 1 on large scales.
     """
-    xi = np.asarray(xi_nl, dtype=float)
+    xi = np.asarray(xi_nl, dtype=float)  # any shape; zeta has the same
     return (1.0 + 1.17 * xi) ** 1.49 / (1.0 + 0.69 * xi) ** 2.09
 
 
@@ -142,6 +164,16 @@ def power_halo_target(k, redshift=0.0, cosmology=BOLSHOI_PLANCK):
 
     P_NL(k) plus the transform of (zeta - 1) xi_NL, which is confined to small r (so its
     FFTLog transform does not ring): P(k) = 4 pi int r^2 xi(r) j0(k r) dr.
+
+    Parameters
+    ----------
+    k : ndarray [h/Mpc], within [K_MIN, K_MAX]
+    redshift : float
+    cosmology : dict
+
+    Returns
+    -------
+    pk : ndarray [(Mpc/h)^3], the shape of k
     """
     def excess(r):
         xi = xi_nonlinear(r, redshift, cosmology)

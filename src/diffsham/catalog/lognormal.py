@@ -112,6 +112,7 @@ def make_node_fields(rng, bias, xi_target, power_linear, lbox, n, dtype=np.float
     power_linear : callable, k [h/Mpc] -> linear matter P(k) [(Mpc/h)^3], for the velocities
     lbox : float [Mpc/h]
     n : int, cells per side
+    dtype : numpy dtype of the fields, optional (float32: T n^3 4 bytes for log_density)
 
     Returns
     -------
@@ -197,6 +198,7 @@ def node_mixture(rng, bias, node_bias):
 
     Parameters
     ----------
+    rng : numpy.random.Generator
     bias : ndarray of shape (n, ), the halos' large-scale biases
     node_bias : ndarray of shape (T, ), increasing
 
@@ -213,6 +215,12 @@ def node_mixture(rng, bias, node_bias):
 def sample_cells(rng, fields, node):
     """Positions of halos drawn from their nodes' fields: a cell with probability exp(log_density),
     then uniform inside it.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    fields : NodeFields
+    node : ndarray of shape (n, ) int, each halo's node (``node_mixture``)
 
     Returns
     -------

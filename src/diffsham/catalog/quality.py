@@ -28,7 +28,19 @@ def xi_auto(pos, lbox, r_edges):
 
 
 def xi_cross(pos1, pos2, lbox, r_edges):
-    """Real-space cross-correlation of two point sets in a periodic box (D1D2 / R1R2_analytic - 1)."""
+    """Real-space cross-correlation of two point sets in a periodic box (D1D2 / R1R2_analytic - 1).
+
+    Parameters
+    ----------
+    pos1 : ndarray of shape (n1, 3) [Mpc/h]
+    pos2 : ndarray of shape (n2, 3) [Mpc/h]
+    lbox : float [Mpc/h]
+    r_edges : ndarray of shape (n_r + 1, ) [Mpc/h]
+
+    Returns
+    -------
+    xi : ndarray of shape (n_r, )
+    """
     t1, t2 = cKDTree(np.asarray(pos1, dtype=float), boxsize=lbox), cKDTree(np.asarray(pos2, dtype=float), boxsize=lbox)
     dd = np.diff(t1.count_neighbors(t2, np.asarray(r_edges, dtype=float)).astype(float))
     rr = len(pos1) * len(pos2) / lbox**3 * 4.0 / 3.0 * np.pi * np.diff(np.asarray(r_edges) ** 3)
